@@ -1,0 +1,29 @@
+//! councilgate: a mail gateway for local councils that enforces the
+//! councillor–officer protocol on email.
+//!
+//! # Layout
+//!
+//! The folders follow the path a message takes:
+//!
+//! - [`smtp`]: listeners and sessions (`inbound` for the MX role,
+//!   `submission` for staff and councillors); [`smtp::data`] is the
+//!   sans-I/O DATA decoder.
+//! - [`gateway`]: the seam between "message received" and "message
+//!   queued", where the policy verdict decides: deliver, hold or reject.
+//! - [`policy`]: the council directory, the rules, and the verdict; a
+//!   compiled [`policy::Snapshot`] swapped atomically.
+//! - [`queue`]: the durable spool and the delivery scheduler (retries,
+//!   expiry, bounces).
+//! - [`delivery`]: relaying to the next hop, the local outbox, and
+//!   delivery status notifications.
+//! - [`settings`]: `councilgate.toml` and environment overrides.
+//! - [`server`]: assembling and running all of the above.
+
+pub mod delivery;
+pub mod envelope;
+pub mod gateway;
+pub mod policy;
+pub mod queue;
+pub mod server;
+pub mod settings;
+pub mod smtp;

@@ -1,0 +1,66 @@
+//! The outcome of evaluating one message.
+
+use serde::Serialize;
+
+use crate::envelope::Envelope;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Deliver,
+    Hold,
+    Reject,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Deliver => "deliver",
+            Decision::Hold => "hold",
+            Decision::Reject => "reject",
+        }
+    }
+}
+
+/// One rule that fired, with its evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleHit {
+    pub id: String,
+    pub action: String,
+    /// Sentences or header values that made it fire.
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub decision: Decision,
+    /// Final envelope recipients (copies added, redirected ones removed).
+    pub recipients: Vec<String>,
+    /// The rewritten message, or `None` when unchanged.
+    #[serde(skip)]
+    pub message: Option<Vec<u8>>,
+    pub rules: Vec<RuleHit>,
+    /// Footer and notice texts added to the message.
+    pub annotations: Vec<String>,
+    /// One-line reason for a rejection (the 550 text).
+    pub reject_reason: Option<String>,
+    /// Texts to tell the sender (e.g. where a redirected message went).
+    pub sender_notices: Vec<String>,
+    /// The policy snapshot that decided.
+    pub snapshot_version: String,
+}
+
+impl Verdict {
+    pub fn deliver_unchanged(envelope: &Envelope, version: &str) -> Self {
+        Verdict {
+            decision: Decision::Deliver,
+            recipients: envelope.rcpt_to.clone(),
+            message: None,
+            rules: Vec::new(),
+            annotations: Vec::new(),
+            reject_reason: None,
+            sender_notices: Vec::new(),
+            snapshot_version: version.to_string(),
+        }
+    }
+}

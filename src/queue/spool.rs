@@ -1,0 +1,279 @@
+//! A durable spool folder: one message is `ID.eml` (the bytes) plus
+//! `ID.json` (envelope and per-recipient state).
+//!
+//! Commit order makes a crash at any point safe: the `.eml` is written and
+//! fsync'd first, then the `.json` is written to a temporary name, fsync'd,
+//! renamed into place, and the folder fsync'd. A message exists once its
+//! `.json` does; a lone `.eml` is an interrupted write, never acknowledged,
+//! and is removed when the spool is opened. Updates replace the `.json`
+//! the same way, so a reader sees the old state or the new, never half.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::Envelope;
+
+/// Per-recipient delivery state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum RecipientState {
+    Pending,
+    Delivered { reply: String },
+    Failed { reply: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Recipient {
+    pub address: String,
+    #[serde(flatten)]
+    pub state: RecipientState,
+    /// Last temporary failure, for `queue list`.
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+/// The `.json` half of a spooled message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SpoolEntry {
+    pub id: String,
+    pub mail_from: String,
+    pub recipients: Vec<Recipient>,
+    /// Unix seconds when the gateway accepted it.
+    pub created: i64,
+    pub attempts: u32,
+    /// Unix seconds of the next delivery attempt.
+    pub next_attempt: i64,
+    /// The Message-ID header, for logs.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// The envelope as received (before policy changed recipients).
+    #[serde(default)]
+    pub received: Option<Envelope>,
+    /// Free-form record kept with the message (e.g. the verdict of a held message).
+    #[serde(default)]
+    pub detail: Option<serde_json::Value>,
+}
+
+impl SpoolEntry {
+    pub fn pending(&self) -> impl Iterator<Item = &Recipient> {
+        self.recipients
+            .iter()
+            .filter(|r| r.state == RecipientState::Pending)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Spool {
+    dir: PathBuf,
+}
+
+/// A new, time-ordered, unique message id (24 hex digits).
+pub fn new_id() -> String {
+    let millis = chrono::Utc::now().timestamp_millis().max(0) as u64;
+    format!(
+        "{:012x}{:012x}",
+        millis,
+        rand::random::<u64>() & 0xffff_ffff_ffff
+    )
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+impl Spool {
+    /// Opens (creating) the folder and removes interrupted writes.
+    pub fn open(dir: impl Into<PathBuf>) -> io::Result<Self> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir)?;
+        let spool = Spool { dir };
+        for entry in fs::read_dir(&spool.dir)? {
+            let path = entry?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.ends_with(".json.tmp") {
+                fs::remove_file(&path)?;
+            } else if let Some(id) = name.strip_suffix(".eml")
+                && !spool.meta_path(id).exists()
+            {
+                fs::remove_file(&path)?;
+            }
+        }
+        Ok(spool)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn meta_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    pub fn message_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.eml"))
+    }
+
+    /// Stores a new message durably. Returns only once both files and the
+    /// folder entry are on disk.
+    pub fn store(&self, entry: &SpoolEntry, message: &[u8]) -> io::Result<()> {
+        if !valid_id(&entry.id) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "bad message id",
+            ));
+        }
+        write_synced(&self.message_path(&entry.id), message)?;
+        self.write_meta(entry)
+    }
+
+    /// Replaces a message's state atomically.
+    pub fn update(&self, entry: &SpoolEntry) -> io::Result<()> {
+        self.write_meta(entry)
+    }
+
+    fn write_meta(&self, entry: &SpoolEntry) -> io::Result<()> {
+        let json = serde_json::to_vec_pretty(entry).map_err(io::Error::other)?;
+        let tmp = self.dir.join(format!("{}.json.tmp", entry.id));
+        write_synced(&tmp, &json)?;
+        fs::rename(&tmp, self.meta_path(&entry.id))?;
+        fsync_dir(&self.dir)
+    }
+
+    /// Removes a message: the `.json` first, so a crash leaves at worst an
+    /// orphan `.eml` that the next open cleans up.
+    pub fn remove(&self, id: &str) -> io::Result<()> {
+        if !valid_id(id) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "bad message id",
+            ));
+        }
+        match fs::remove_file(self.meta_path(id)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        match fs::remove_file(self.message_path(id)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        fsync_dir(&self.dir)
+    }
+
+    pub fn entry(&self, id: &str) -> io::Result<SpoolEntry> {
+        if !valid_id(id) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "no such message"));
+        }
+        let bytes = fs::read(self.meta_path(id))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{id}.json: {e}")))
+    }
+
+    pub fn message(&self, id: &str) -> io::Result<Vec<u8>> {
+        if !valid_id(id) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "no such message"));
+        }
+        fs::read(self.message_path(id))
+    }
+
+    /// Every committed message, oldest first. Unreadable entries are
+    /// reported, not dropped silently.
+    pub fn list(&self) -> io::Result<(Vec<SpoolEntry>, Vec<String>)> {
+        let mut entries = Vec::new();
+        let mut problems = Vec::new();
+        for item in fs::read_dir(&self.dir)? {
+            let path = item?.path();
+            let Some(id) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".json"))
+            else {
+                continue;
+            };
+            match self.entry(id) {
+                Ok(e) => entries.push(e),
+                Err(e) => problems.push(format!("{}: {e}", path.display())),
+            }
+        }
+        entries.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok((entries, problems))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str) -> SpoolEntry {
+        SpoolEntry {
+            id: id.into(),
+            mail_from: "a@b.org".into(),
+            recipients: vec![Recipient {
+                address: "c@d.org".into(),
+                state: RecipientState::Pending,
+                last_error: None,
+            }],
+            created: 0,
+            attempts: 0,
+            next_attempt: 0,
+            message_id: None,
+            received: None,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn store_list_update_remove() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path()).expect("open");
+        let id = new_id();
+        spool.store(&entry(&id), b"hello\r\n").expect("store");
+        let (list, problems) = spool.list().expect("list");
+        assert_eq!(list.len(), 1);
+        assert!(problems.is_empty());
+        let mut e = list[0].clone();
+        e.attempts = 3;
+        spool.update(&e).expect("update");
+        assert_eq!(spool.entry(&id).expect("entry").attempts, 3);
+        assert_eq!(spool.message(&id).expect("msg"), b"hello\r\n");
+        spool.remove(&id).expect("remove");
+        assert!(spool.list().expect("list").0.is_empty());
+    }
+
+    #[test]
+    fn interrupted_write_is_cleaned_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join("abc.eml"), b"half").expect("write");
+        fs::write(dir.path().join("abc.json.tmp"), b"{").expect("write");
+        let spool = Spool::open(dir.path()).expect("open");
+        assert!(!dir.path().join("abc.eml").exists());
+        assert!(!dir.path().join("abc.json.tmp").exists());
+        assert!(spool.list().expect("list").0.is_empty());
+    }
+
+    #[test]
+    fn path_traversal_ids_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path()).expect("open");
+        assert!(spool.message("../etc/passwd").is_err());
+        assert!(spool.store(&entry("../x"), b"x").is_err());
+    }
+}

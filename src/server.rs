@@ -1,0 +1,191 @@
+//! Assembling a running gateway: settings, directory, spool, listeners,
+//! queue runner, and an orderly shutdown.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::envelope::ListenerKind;
+use crate::gateway::Gateway;
+use crate::policy::{PolicyHandle, Snapshot};
+use crate::queue::spool::Spool;
+use crate::queue::{self, Queue, QueueConfig};
+use crate::settings::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    #[error("data folder {path}: {source}")]
+    Data {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{listener} listener on {addr}: {source}")]
+    Bind {
+        listener: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Listen(String),
+}
+
+/// A gateway ready to run: everything loaded, nothing listening yet.
+pub struct App {
+    pub gateway: Arc<Gateway>,
+    queue_rx: tokio::sync::mpsc::UnboundedReceiver<String>,
+    queue_config: QueueConfig,
+}
+
+impl App {
+    /// Loads the config folder. Relative `data_dir` is taken from the
+    /// working directory.
+    pub fn load(config_dir: &Path) -> Result<App, StartError> {
+        let settings = Settings::load(config_dir)?;
+        let snapshot = Snapshot::load(config_dir)?;
+        Self::new(settings, snapshot)
+    }
+
+    pub fn new(settings: Settings, snapshot: Snapshot) -> Result<App, StartError> {
+        let data_dir = settings.server.data_dir.clone();
+        let data_err = |source| StartError::Data {
+            path: data_dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&data_dir).map_err(data_err)?;
+        let (queue, queue_rx) = Queue::open(&data_dir).map_err(data_err)?;
+        let held = Spool::open(data_dir.join("held")).map_err(data_err)?;
+        let hostname = settings.hostname();
+        let postmaster = if settings.server.postmaster.trim().is_empty() {
+            snapshot.directory.postmaster()
+        } else {
+            settings.server.postmaster.trim().to_string()
+        };
+        let settings = Arc::new(settings);
+        let queue_config = QueueConfig {
+            settings: settings.clone(),
+            hostname: hostname.clone(),
+            postmaster: postmaster.clone(),
+            data_dir: data_dir.clone(),
+        };
+        let gateway = Arc::new(Gateway {
+            settings,
+            hostname,
+            postmaster,
+            policy: Arc::new(PolicyHandle::new(snapshot)),
+            queue,
+            held,
+            data_dir,
+        });
+        Ok(App {
+            gateway,
+            queue_rx,
+            queue_config,
+        })
+    }
+
+    /// Binds the listeners named in the settings.
+    pub async fn bind(&self) -> Result<Listeners, StartError> {
+        let smtp = &self.gateway.settings.smtp;
+        let mut listeners = Listeners::default();
+        for (kind, cfg) in [
+            (ListenerKind::Inbound, &smtp.inbound),
+            (ListenerKind::Submission, &smtp.submission),
+        ] {
+            let Some(addr) = cfg.address().map_err(StartError::Listen)? else {
+                continue;
+            };
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind {
+                    listener: kind.as_str(),
+                    addr,
+                    source,
+                })?;
+            match kind {
+                ListenerKind::Inbound => listeners.inbound = Some(l),
+                ListenerKind::Submission => listeners.submission = Some(l),
+            }
+        }
+        Ok(listeners)
+    }
+
+    /// Runs until `shutdown` is cancelled, then stops accepting, lets
+    /// sessions and deliveries finish within the grace period, and returns.
+    pub async fn run(self, listeners: Listeners, shutdown: CancellationToken) {
+        let settings = self.gateway.settings.clone();
+        let tracker = TaskTracker::new();
+        let limit = Arc::new(Semaphore::new(settings.smtp.max_sessions));
+        let mut accept_loops = Vec::new();
+        for (kind, listener, trusted) in [
+            (
+                ListenerKind::Inbound,
+                listeners.inbound,
+                settings.smtp.inbound.trusted_networks.clone(),
+            ),
+            (
+                ListenerKind::Submission,
+                listeners.submission,
+                settings.smtp.submission.trusted_networks.clone(),
+            ),
+        ] {
+            if let Some(l) = listener {
+                accept_loops.push(tokio::spawn(crate::smtp::serve(
+                    l,
+                    kind,
+                    trusted,
+                    self.gateway.clone(),
+                    limit.clone(),
+                    shutdown.clone(),
+                    tracker.clone(),
+                )));
+            }
+        }
+        let queue_stop = CancellationToken::new();
+        let runner = tokio::spawn(queue::run(
+            self.gateway.queue.clone(),
+            self.queue_rx,
+            self.queue_config,
+            queue_stop.clone(),
+        ));
+        shutdown.cancelled().await;
+        info!("shutting down: no new connections");
+        for a in accept_loops {
+            let _ = a.await;
+        }
+        tracker.close();
+        let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            warn!("sessions still open after the grace period were closed");
+        }
+        // Sessions are done: nothing more will be queued. Stop deliveries.
+        queue_stop.cancel();
+        let _ = runner.await;
+        info!("stopped");
+    }
+}
+
+#[derive(Default)]
+pub struct Listeners {
+    pub inbound: Option<TcpListener>,
+    pub submission: Option<TcpListener>,
+}
+
+impl Listeners {
+    pub fn inbound_addr(&self) -> Option<SocketAddr> {
+        self.inbound.as_ref().and_then(|l| l.local_addr().ok())
+    }
+    pub fn submission_addr(&self) -> Option<SocketAddr> {
+        self.submission.as_ref().and_then(|l| l.local_addr().ok())
+    }
+}

@@ -1,0 +1,343 @@
+//! Gateway settings: `councilgate.toml` in the config folder, overridden by
+//! `COUNCILGATE__SECTION__KEY` environment variables.
+//!
+//! Every section refuses unknown keys, so a typo is an error that names the
+//! file, the key and what was expected rather than a silently ignored line.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// The settings file every config folder may hold.
+pub const SETTINGS_FILE: &str = "councilgate.toml";
+
+/// The shipped defaults, compiled in so a folder without a settings file works.
+pub const DEFAULT_SETTINGS: &str = include_str!("../config/councilgate.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{file}: {detail}")]
+    Invalid { file: String, detail: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub smtp: SmtpSettings,
+    pub queue: QueueSettings,
+    #[serde(default)]
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Name used in the greeting, `Received:` headers and EHLO to upstreams.
+    /// Empty means the machine's host name.
+    #[serde(default)]
+    pub hostname: String,
+    /// Folder for the spool, held messages and the outbox. Relative paths are
+    /// taken from the working directory.
+    pub data_dir: PathBuf,
+    /// Address that sends delivery reports and notices. Empty means
+    /// `postmaster@` the council's first domain.
+    #[serde(default)]
+    pub postmaster: String,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing filter such as `info` or `councilgate=debug`.
+    pub log_level: String,
+    /// How long sessions may take to finish after a shutdown signal.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub inbound: ListenerSettings,
+    pub submission: ListenerSettings,
+    /// Largest message accepted, in bytes (advertised with SIZE; 552 beyond).
+    pub max_message_size: usize,
+    /// Recipients per message (452 beyond).
+    pub max_recipients: usize,
+    /// Longest command line, in bytes including CRLF (500 beyond).
+    pub max_line_length: usize,
+    /// Waiting for a command (RFC 5321 §4.5.3.2: 5 minutes).
+    pub command_timeout_secs: u64,
+    /// Waiting for the next block of message data (RFC 5321 §4.5.3.2: 3 minutes).
+    pub data_timeout_secs: u64,
+    /// Sessions open at once over both listeners (421 beyond).
+    pub max_sessions: usize,
+    /// Failed commands in one session before it is closed (421).
+    pub max_errors: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerSettings {
+    /// Address to listen on; empty disables the listener.
+    pub listen: String,
+    /// Networks whose clients may relay through this listener to any domain.
+    #[serde(default)]
+    pub trusted_networks: Vec<IpNet>,
+}
+
+impl ListenerSettings {
+    /// The parsed listen address, or `None` when the listener is disabled.
+    pub fn address(&self) -> Result<Option<SocketAddr>, String> {
+        if self.listen.trim().is_empty() {
+            return Ok(None);
+        }
+        self.listen
+            .parse()
+            .map(Some)
+            .map_err(|e| format!("listen = {:?} is not an address:port ({e})", self.listen))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSettings {
+    /// First retry after a temporary failure.
+    pub retry_initial_secs: u64,
+    /// Retries back off exponentially up to this interval.
+    pub retry_max_secs: u64,
+    /// A message still undelivered after this long is bounced.
+    pub give_up_secs: u64,
+    /// Deliveries in flight at once.
+    pub workers: usize,
+    /// Timeout for each step of a delivery to the next hop.
+    pub connect_timeout_secs: u64,
+}
+
+/// Where mail for some domains goes next.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Domain patterns: `example.org`, `*.example.org`, or `*` for the default route.
+    pub domains: Vec<String>,
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Accept an upstream certificate that does not verify (test upstreams only).
+    #[serde(default)]
+    pub tls_insecure: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    None,
+    Starttls,
+    Tls,
+}
+
+impl Route {
+    /// Whether this route serves `domain` (already lower case).
+    pub fn matches(&self, domain: &str) -> bool {
+        self.domains.iter().any(|p| domain_matches(p, domain))
+    }
+}
+
+/// `*` matches everything, `*.x.org` matches sub-domains of x.org, anything else is exact.
+pub fn domain_matches(pattern: &str, domain: &str) -> bool {
+    let pattern = pattern.trim();
+    if pattern == "*" {
+        return true;
+    }
+    if let Some(suffix) = pattern.strip_prefix("*.") {
+        return domain.len() > suffix.len()
+            && domain[..domain.len() - suffix.len()].ends_with('.')
+            && domain[domain.len() - suffix.len()..].eq_ignore_ascii_case(suffix);
+    }
+    pattern.eq_ignore_ascii_case(domain)
+}
+
+impl Settings {
+    /// Loads `DIR/councilgate.toml` (or the shipped defaults when absent), then
+    /// applies `COUNCILGATE__SECTION__KEY` environment overrides.
+    pub fn load(dir: &Path) -> Result<Self, SettingsError> {
+        let path = dir.join(SETTINGS_FILE);
+        let file_name = path.display().to_string();
+        let base = if path.exists() {
+            config::File::from(path.clone()).format(config::FileFormat::Toml)
+        } else {
+            // Same defaults as the shipped file.
+            return Self::from_sources(
+                "built-in defaults",
+                config::File::from_str(DEFAULT_SETTINGS, config::FileFormat::Toml),
+            );
+        };
+        Self::from_sources(&file_name, base)
+    }
+
+    fn from_sources<S>(name: &str, base: S) -> Result<Self, SettingsError>
+    where
+        S: config::Source + Send + Sync + 'static,
+    {
+        let invalid = |detail: String| SettingsError::Invalid {
+            file: name.to_string(),
+            detail,
+        };
+        let built = config::Config::builder()
+            .add_source(base)
+            .add_source(
+                config::Environment::with_prefix("COUNCILGATE")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("smtp.inbound.trusted_networks")
+                    .with_list_parse_key("smtp.submission.trusted_networks"),
+            )
+            .build()
+            .map_err(|e| invalid(e.to_string()))?;
+        let settings: Settings = built
+            .try_deserialize()
+            .map_err(|e| invalid(explain_config_error(e)))?;
+        settings.validate().map_err(invalid)?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        self.smtp
+            .inbound
+            .address()
+            .map_err(|e| format!("smtp.inbound.{e}"))?;
+        self.smtp
+            .submission
+            .address()
+            .map_err(|e| format!("smtp.submission.{e}"))?;
+        let positive = [
+            ("smtp.max_message_size", self.smtp.max_message_size as u64),
+            ("smtp.max_recipients", self.smtp.max_recipients as u64),
+            ("smtp.max_line_length", self.smtp.max_line_length as u64),
+            ("smtp.max_sessions", self.smtp.max_sessions as u64),
+            ("smtp.max_errors", self.smtp.max_errors as u64),
+            ("smtp.command_timeout_secs", self.smtp.command_timeout_secs),
+            ("smtp.data_timeout_secs", self.smtp.data_timeout_secs),
+            ("queue.retry_initial_secs", self.queue.retry_initial_secs),
+            ("queue.retry_max_secs", self.queue.retry_max_secs),
+            ("queue.workers", self.queue.workers as u64),
+            (
+                "queue.connect_timeout_secs",
+                self.queue.connect_timeout_secs,
+            ),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(format!("{key}: expected a number greater than 0"));
+            }
+        }
+        if self.smtp.max_line_length < 512 {
+            return Err("smtp.max_line_length: expected at least 512 (RFC 5321 §4.5.3.1.4)".into());
+        }
+        if self.queue.retry_max_secs < self.queue.retry_initial_secs {
+            return Err("queue.retry_max_secs: expected at least queue.retry_initial_secs".into());
+        }
+        for (i, route) in self.routes.iter().enumerate() {
+            if route.domains.is_empty() {
+                return Err(format!(
+                    "routes[{i}].domains: expected at least one domain pattern"
+                ));
+            }
+            if route.host.trim().is_empty() {
+                return Err(format!("routes[{i}].host: expected a host name"));
+            }
+            if route.username.is_some() != route.password.is_some() {
+                return Err(format!(
+                    "routes[{i}]: expected both username and password, or neither"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The name this gateway uses for itself.
+    pub fn hostname(&self) -> String {
+        if self.server.hostname.trim().is_empty() {
+            gethostname::gethostname()
+                .into_string()
+                .unwrap_or_else(|_| "localhost".into())
+        } else {
+            self.server.hostname.trim().to_string()
+        }
+    }
+
+    /// The route for a recipient domain, or `None` for the local outbox.
+    pub fn route_for(&self, domain: &str) -> Option<&Route> {
+        // Specific patterns win over the `*` default whatever their order.
+        self.routes
+            .iter()
+            .find(|r| {
+                r.domains
+                    .iter()
+                    .any(|p| p.trim() != "*" && domain_matches(p, domain))
+            })
+            .or_else(|| self.routes.iter().find(|r| r.matches(domain)))
+    }
+}
+
+/// The config crate says "unknown field `x`, expected one of …"; add the
+/// section so the reader knows where to look.
+fn explain_config_error(e: config::ConfigError) -> String {
+    let text = e.to_string();
+    if text.contains("unknown field") {
+        format!("{text} (unknown keys are refused: check the spelling)")
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_defaults_load() {
+        let s = Settings::from_sources(
+            "defaults",
+            config::File::from_str(DEFAULT_SETTINGS, config::FileFormat::Toml),
+        )
+        .expect("shipped defaults are valid");
+        assert_eq!(s.smtp.command_timeout_secs, 300);
+        assert_eq!(s.smtp.data_timeout_secs, 180);
+        assert!(s.routes.is_empty(), "no upstream by default: the outbox");
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_its_name() {
+        let text = DEFAULT_SETTINGS.replace("max_recipients", "max_recipeints");
+        let err = Settings::from_sources(
+            "test.toml",
+            config::File::from_str(&text, config::FileFormat::Toml),
+        )
+        .expect_err("typo refused")
+        .to_string();
+        assert!(err.contains("test.toml"), "{err}");
+        assert!(err.contains("max_recipeints"), "{err}");
+    }
+
+    #[test]
+    fn domain_patterns() {
+        assert!(domain_matches("*", "a.org"));
+        assert!(domain_matches("*.a.org", "x.a.org"));
+        assert!(!domain_matches("*.a.org", "a.org"));
+        assert!(!domain_matches("*.a.org", "xa.org"));
+        assert!(domain_matches("A.org", "a.org"));
+    }
+}

@@ -1,0 +1,538 @@
+//! One SMTP session, generic over its stream so tests drive it in memory.
+//!
+//! The grammar of each command line is smtp-proto's; this module holds the
+//! session state (greeting, transaction, limits) and the I/O loop. Replies
+//! to pipelined commands are batched and flushed whenever the session is
+//! about to wait for more input.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use smtp_proto::{Error as ProtoError, Request};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, info, info_span};
+
+use super::data::{DataDecoder, Progress};
+use super::reply::Reply;
+use crate::envelope::{Envelope, ListenerKind};
+use crate::gateway::Gateway;
+use crate::policy::directory::domain_of;
+use crate::queue::spool::new_id;
+
+/// Why a session ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("client closed the connection")]
+    Closed,
+    #[error("timed out waiting for the client")]
+    Timeout,
+    #[error("shutting down")]
+    Shutdown,
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Per-listener facts a session needs.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub listener: ListenerKind,
+    pub trusted: bool,
+}
+
+struct Transaction {
+    mail_from: String,
+    rcpt_to: Vec<String>,
+}
+
+pub struct Session<S> {
+    stream: S,
+    gateway: Arc<Gateway>,
+    config: SessionConfig,
+    peer: IpAddr,
+    shutdown: CancellationToken,
+    inbuf: Vec<u8>,
+    out: Vec<u8>,
+    helo: Option<String>,
+    esmtp: bool,
+    tx: Option<Transaction>,
+    errors: usize,
+}
+
+enum Next {
+    Continue,
+    Quit,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+    pub fn new(
+        stream: S,
+        gateway: Arc<Gateway>,
+        config: SessionConfig,
+        peer: IpAddr,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Session {
+            stream,
+            gateway,
+            config,
+            peer,
+            shutdown,
+            inbuf: Vec::with_capacity(4096),
+            out: Vec::with_capacity(1024),
+            helo: None,
+            esmtp: false,
+            tx: None,
+            errors: 0,
+        }
+    }
+
+    /// Runs the session to its end; errors are logged, never propagated.
+    pub async fn run(mut self) {
+        let span =
+            info_span!("session", peer = %self.peer, listener = self.config.listener.as_str());
+        async move {
+            debug!("connected");
+            match self.serve().await {
+                Ok(()) | Err(SessionError::Closed) => debug!("session ended"),
+                Err(e) => info!(reason = %e, "session ended"),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn serve(&mut self) -> Result<(), SessionError> {
+        let hostname = self.gateway.hostname.clone();
+        self.send(Reply::new(
+            220,
+            "2.0.0",
+            format!("{hostname} ESMTP councilgate ready"),
+        ));
+        loop {
+            let line = match self.read_line().await {
+                Ok(Some(line)) => line,
+                Ok(None) => {
+                    self.send(Reply::new(500, "5.5.2", "Line too long"));
+                    if self.count_error().await? {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Err(SessionError::Timeout) => {
+                    self.send(Reply::new(
+                        421,
+                        "4.4.2",
+                        format!("{hostname} Timeout, closing connection"),
+                    ));
+                    let _ = self.flush().await;
+                    return Err(SessionError::Timeout);
+                }
+                Err(SessionError::Shutdown) => {
+                    self.send(Reply::new(
+                        421,
+                        "4.3.2",
+                        format!("{hostname} Service shutting down, closing connection"),
+                    ));
+                    let _ = self.flush().await;
+                    return Err(SessionError::Shutdown);
+                }
+                Err(e) => return Err(e),
+            };
+            match self.command(&line).await? {
+                Next::Continue => {}
+                Next::Quit => {
+                    self.flush().await?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, reply: Reply) {
+        reply.write_to(&mut self.out);
+    }
+
+    async fn flush(&mut self) -> Result<(), SessionError> {
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out).await?;
+            self.stream.flush().await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    /// Counts a failed command; true when the session must end.
+    async fn count_error(&mut self) -> Result<bool, SessionError> {
+        self.errors += 1;
+        if self.errors >= self.gateway.settings.smtp.max_errors {
+            self.send(Reply::new(
+                421,
+                "4.7.0",
+                "Too many errors, closing connection",
+            ));
+            self.flush().await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Reads more input, flushing pending replies first (pipelining).
+    async fn fill(&mut self, timeout: Duration, cancellable: bool) -> Result<(), SessionError> {
+        self.flush().await?;
+        let mut chunk = [0u8; 16 * 1024];
+        let read = tokio::time::timeout(timeout, self.stream.read(&mut chunk));
+        let n = if cancellable {
+            tokio::select! {
+                r = read => r,
+                _ = self.shutdown.cancelled() => return Err(SessionError::Shutdown),
+            }
+        } else {
+            read.await
+        };
+        match n {
+            Err(_) => Err(SessionError::Timeout),
+            Ok(Err(e)) => Err(e.into()),
+            Ok(Ok(0)) => Err(SessionError::Closed),
+            Ok(Ok(n)) => {
+                self.inbuf.extend_from_slice(&chunk[..n]);
+                Ok(())
+            }
+        }
+    }
+
+    /// The next command line including its LF; `None` when it was too long
+    /// (the rest of it is discarded).
+    async fn read_line(&mut self) -> Result<Option<Vec<u8>>, SessionError> {
+        let max = self.gateway.settings.smtp.max_line_length;
+        let timeout = Duration::from_secs(self.gateway.settings.smtp.command_timeout_secs);
+        let mut too_long = false;
+        loop {
+            if let Some(pos) = self.inbuf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.inbuf.drain(..=pos).collect();
+                if too_long || line.len() > max {
+                    return Ok(None);
+                }
+                return Ok(Some(line));
+            }
+            if self.inbuf.len() > max {
+                too_long = true;
+                self.inbuf.clear();
+            }
+            self.fill(timeout, true).await?;
+        }
+    }
+
+    async fn command(&mut self, line: &[u8]) -> Result<Next, SessionError> {
+        // smtp-proto wants a line ending in LF; make a bare-CR-free copy.
+        let parsed = Request::parse(&mut line.iter()).map(Request::into_owned);
+        let reply = match parsed {
+            Ok(request) => match self.request(request).await? {
+                Ok(reply) => reply,
+                Err(next) => return Ok(next),
+            },
+            Err(e) => protocol_error(e),
+        };
+        let failed = reply.is_error();
+        self.send(reply);
+        if failed && self.count_error().await? {
+            return Ok(Next::Quit);
+        }
+        Ok(Next::Continue)
+    }
+
+    /// Handles one parsed command. `Err(next)` means the reply has already
+    /// been written (DATA, QUIT).
+    async fn request(
+        &mut self,
+        request: Request<String>,
+    ) -> Result<Result<Reply, Next>, SessionError> {
+        let settings = self.gateway.settings.clone();
+        let reply = match request {
+            Request::Ehlo { host } => {
+                self.helo = Some(host);
+                self.esmtp = true;
+                self.tx = None;
+                let mut text = format!("{} Hello {}\n", self.gateway.hostname, self.peer);
+                text.push_str("PIPELINING\n8BITMIME\nSMTPUTF8\nENHANCEDSTATUSCODES\n");
+                text.push_str(&format!("SIZE {}", settings.smtp.max_message_size));
+                // EHLO's reply carries no enhanced code on its lines by
+                // convention; write it by hand.
+                let lines: Vec<&str> = text.lines().collect();
+                for (i, l) in lines.iter().enumerate() {
+                    let sep = if i + 1 == lines.len() { ' ' } else { '-' };
+                    self.out
+                        .extend_from_slice(format!("250{sep}{l}\r\n").as_bytes());
+                }
+                return Ok(Err(Next::Continue));
+            }
+            Request::Helo { host } => {
+                self.helo = Some(host);
+                self.esmtp = false;
+                self.tx = None;
+                Reply::new(250, "2.0.0", self.gateway.hostname.clone())
+            }
+            Request::Lhlo { .. } => Reply::new(500, "5.5.1", "LHLO is for LMTP; use EHLO"),
+            Request::Mail { from } => self.mail(from, settings.smtp.max_message_size),
+            Request::Rcpt { to } => self.rcpt(&to.address, settings.smtp.max_recipients),
+            Request::Data => return self.data().await.map(Err),
+            Request::Rset => {
+                self.tx = None;
+                Reply::new(250, "2.0.0", "Reset")
+            }
+            Request::Noop { .. } => Reply::new(250, "2.0.0", "OK"),
+            Request::Quit => {
+                self.send(Reply::new(
+                    221,
+                    "2.0.0",
+                    format!("{} closing connection", self.gateway.hostname),
+                ));
+                return Ok(Err(Next::Quit));
+            }
+            Request::Vrfy { .. } => Reply::new(
+                252,
+                "2.5.0",
+                "Cannot VRFY user, but will accept message and attempt delivery",
+            ),
+            Request::Expn { .. } => Reply::new(502, "5.5.1", "EXPN is not available"),
+            Request::Help { .. } => Reply::new(
+                214,
+                "2.0.0",
+                "councilgate: commands EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\nSee the council's mail policy for what this gateway enforces",
+            ),
+            Request::StartTls => {
+                Reply::new(502, "5.5.1", "STARTTLS is not available on this listener")
+            }
+            Request::Auth { .. } => {
+                Reply::new(502, "5.5.1", "AUTH is not available on this listener")
+            }
+            Request::Bdat { .. } => Reply::new(502, "5.5.1", "CHUNKING is not supported; use DATA"),
+            Request::Etrn { .. } | Request::Atrn { .. } | Request::Burl { .. } => {
+                Reply::new(502, "5.5.1", "Command not implemented")
+            }
+        };
+        Ok(Ok(reply))
+    }
+
+    fn mail(&mut self, from: smtp_proto::MailFrom<String>, max_size: usize) -> Reply {
+        if self.helo.is_none() {
+            return Reply::new(503, "5.5.1", "Send EHLO or HELO first");
+        }
+        if self.tx.is_some() {
+            return Reply::new(503, "5.5.1", "Nested MAIL command; send RSET first");
+        }
+        if from.size > max_size {
+            return Reply::new(
+                552,
+                "5.3.4",
+                format!("Message size exceeds the limit of {max_size} bytes"),
+            );
+        }
+        if !from.address.is_empty() && !plausible_address(&from.address) {
+            return Reply::new(
+                501,
+                "5.1.7",
+                format!("Bad sender address <{}>", from.address),
+            );
+        }
+        self.tx = Some(Transaction {
+            mail_from: from.address,
+            rcpt_to: Vec::new(),
+        });
+        Reply::new(250, "2.1.0", "Sender OK")
+    }
+
+    fn rcpt(&mut self, address: &str, max_rcpts: usize) -> Reply {
+        let address = if address.eq_ignore_ascii_case("postmaster") {
+            self.gateway.postmaster.clone()
+        } else {
+            address.to_string()
+        };
+        let Some(tx) = self.tx.as_ref() else {
+            return Reply::new(503, "5.5.1", "Send MAIL first");
+        };
+        if tx.rcpt_to.len() >= max_rcpts {
+            return Reply::new(
+                452,
+                "4.5.3",
+                format!("Too many recipients (at most {max_rcpts} per message)"),
+            );
+        }
+        if !plausible_address(&address) {
+            return Reply::new(501, "5.1.3", format!("Bad recipient address <{address}>"));
+        }
+        let domain = domain_of(&address).to_ascii_lowercase();
+        let allowed = match self.config.listener {
+            ListenerKind::Inbound => self.gateway.is_council_domain(&domain),
+            ListenerKind::Submission => self.config.trusted,
+        };
+        if !allowed {
+            return match self.config.listener {
+                ListenerKind::Inbound => Reply::new(
+                    550,
+                    "5.7.1",
+                    format!(
+                        "Relay access denied: this gateway accepts mail only for the council's domains, not {domain}"
+                    ),
+                ),
+                ListenerKind::Submission => Reply::new(
+                    550,
+                    "5.7.1",
+                    "Relay access denied: submission is open only to the council's trusted networks",
+                ),
+            };
+        }
+        if let Some(tx) = self.tx.as_mut() {
+            if tx.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(&address)) {
+                return Reply::new(250, "2.1.5", "Recipient OK (duplicate ignored)");
+            }
+            tx.rcpt_to.push(address);
+        }
+        Reply::new(250, "2.1.5", "Recipient OK")
+    }
+
+    async fn data(&mut self) -> Result<Next, SessionError> {
+        let Some(tx) = self.tx.as_ref() else {
+            self.send(Reply::new(503, "5.5.1", "Send MAIL first"));
+            return Ok(if self.count_error().await? {
+                Next::Quit
+            } else {
+                Next::Continue
+            });
+        };
+        if tx.rcpt_to.is_empty() {
+            self.send(Reply::new(554, "5.5.1", "No valid recipients"));
+            return Ok(if self.count_error().await? {
+                Next::Quit
+            } else {
+                Next::Continue
+            });
+        }
+        let settings = self.gateway.settings.clone();
+        self.send(Reply::new(
+            354,
+            "2.0.0",
+            "Start mail input; end with <CRLF>.<CRLF>",
+        ));
+        let mut decoder = DataDecoder::new(settings.smtp.max_message_size);
+        let timeout = Duration::from_secs(settings.smtp.data_timeout_secs);
+        loop {
+            if !self.inbuf.is_empty() {
+                let input = std::mem::take(&mut self.inbuf);
+                match decoder.feed(&input) {
+                    Progress::Done { consumed } => {
+                        self.inbuf = input[consumed..].to_vec();
+                        break;
+                    }
+                    Progress::More => {}
+                }
+            }
+            // A message in progress is not cut off by shutdown; the grace
+            // period bounds it.
+            self.fill(timeout, false).await?;
+        }
+        let Some(tx) = self.tx.take() else {
+            return Ok(Next::Continue);
+        };
+        if decoder.overflowed() {
+            self.send(Reply::new(
+                552,
+                "5.3.4",
+                format!(
+                    "Message size exceeds the limit of {} bytes",
+                    settings.smtp.max_message_size
+                ),
+            ));
+            return Ok(if self.count_error().await? {
+                Next::Quit
+            } else {
+                Next::Continue
+            });
+        }
+        if decoder.normalised > 0 {
+            info!(
+                count = decoder.normalised,
+                "bare CR or LF in message normalised to CRLF"
+            );
+        }
+        let queue_id = new_id();
+        let helo = self.helo.clone().unwrap_or_default();
+        let envelope = Envelope {
+            mail_from: tx.mail_from,
+            rcpt_to: tx.rcpt_to,
+            listener: self.config.listener,
+            peer: self.peer,
+            helo,
+            authenticated: None,
+            trusted: self.config.trusted,
+        };
+        let body = decoder.into_message();
+        let mut message = received_header(&self.gateway.hostname, &envelope, self.esmtp, &queue_id);
+        message.extend_from_slice(&body);
+        let span = info_span!("message", queue_id = %queue_id, from = %envelope.mail_from, rcpts = envelope.rcpt_to.len(), size = message.len());
+        let reply = self
+            .gateway
+            .receive(envelope, message, &queue_id)
+            .instrument(span)
+            .await;
+        let failed = reply.is_error();
+        self.send(reply);
+        if failed && self.count_error().await? {
+            return Ok(Next::Quit);
+        }
+        Ok(Next::Continue)
+    }
+}
+
+fn plausible_address(a: &str) -> bool {
+    match a.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && a.len() <= 320
+                && !a.bytes().any(|b| b.is_ascii_control() || b == b' ')
+        }
+        None => false,
+    }
+}
+
+fn protocol_error(e: ProtoError) -> Reply {
+    match e {
+        ProtoError::UnknownCommand => Reply::new(500, "5.5.1", "Command unrecognised"),
+        ProtoError::SyntaxError { syntax } => Reply::new(501, "5.5.4", format!("Syntax: {syntax}")),
+        ProtoError::InvalidSenderAddress => Reply::new(501, "5.1.7", "Bad sender address syntax"),
+        ProtoError::InvalidRecipientAddress => {
+            Reply::new(501, "5.1.3", "Bad recipient address syntax")
+        }
+        ProtoError::InvalidParameter { param } => {
+            Reply::new(501, "5.5.4", format!("Invalid parameter {param}"))
+        }
+        ProtoError::UnsupportedParameter { param } => {
+            Reply::new(555, "5.5.4", format!("Unsupported parameter {param}"))
+        }
+        ProtoError::NeedsMoreData { .. } => Reply::new(500, "5.5.2", "Incomplete command"),
+        ProtoError::ResponseTooLong | ProtoError::InvalidResponse { .. } => {
+            Reply::new(500, "5.5.2", "Syntax error")
+        }
+    }
+}
+
+/// The trace header (RFC 5321 §4.4). `for` is given only for a single
+/// recipient so that no BCC address is disclosed.
+pub fn received_header(hostname: &str, env: &Envelope, esmtp: bool, id: &str) -> Vec<u8> {
+    let clean = |s: &str| -> String { s.chars().filter(|c| !c.is_control()).take(255).collect() };
+    let with = if esmtp { "ESMTP" } else { "SMTP" };
+    let for_clause = match env.rcpt_to.as_slice() {
+        [one] => format!("\r\n\tfor <{}>", clean(one)),
+        _ => String::new(),
+    };
+    format!(
+        "Received: from {} ([{}])\r\n\tby {} (councilgate) with {with} id {id}{for_clause};\r\n\t{}\r\n",
+        clean(&env.helo),
+        env.peer,
+        clean(hostname),
+        chrono::Utc::now().to_rfc2822()
+    )
+    .into_bytes()
+}
