@@ -108,7 +108,7 @@ async fn wait_for_signal() {
 fn queue(config: &std::path::Path, action: QueueAction) -> Result<()> {
     let settings = Settings::load(config)?;
     let data_dir = settings.server.data_dir.clone();
-    let spool = Spool::open(data_dir.join("spool"))
+    let spool = Spool::open_shared(data_dir.join("spool"))
         .with_context(|| format!("opening the spool in {}", data_dir.display()))?;
     let (entries, problems) = spool.list()?;
     match action {

@@ -82,10 +82,9 @@ pub fn build(
     for f in failures {
         let code = status_of(f.diagnostic, "5.0.0");
         // A temporary code in a final report (expiry) becomes permanent.
-        let code = if code.starts_with('4') {
-            format!("5{}", &code[1..])
-        } else {
-            code
+        let code = match code.strip_prefix('4') {
+            Some(rest) => format!("5{rest}"),
+            None => code,
         };
         status.push_str(&format!(
             "\r\nFinal-Recipient: rfc822; {}\r\nAction: failed\r\nStatus: {code}\r\nDiagnostic-Code: {}; {}\r\n",
@@ -132,6 +131,7 @@ mod tests {
             b"Subject: hi\r\nFrom: a@b.org\r\n\r\nbody\r\n",
             now,
         );
+        use mail_parser::MimeHeaders;
         let msg = mail_parser::MessageParser::default()
             .parse(&dsn)
             .expect("parses");

@@ -68,7 +68,12 @@ impl SpoolEntry {
 #[derive(Debug, Clone)]
 pub struct Spool {
     dir: PathBuf,
+    /// Held by the one process that owns (writes and recovers) the spool.
+    _lock: Option<std::sync::Arc<File>>,
 }
+
+/// The lock file in a spool folder that marks its owner.
+pub const LOCK_FILE: &str = ".lock";
 
 /// A new, time-ordered, unique message id (24 hex digits).
 pub fn new_id() -> String {
@@ -99,11 +104,38 @@ fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 impl Spool {
-    /// Opens (creating) the folder and removes interrupted writes.
+    /// Opens the folder to read it (`queue list`) without taking ownership:
+    /// nothing is cleaned up, so a running gateway is never disturbed.
+    pub fn open_shared(dir: impl Into<PathBuf>) -> io::Result<Self> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir)?;
+        Ok(Spool { dir, _lock: None })
+    }
+
+    /// Opens (creating) the folder as its one owner and removes interrupted
+    /// writes. Fails when another process owns it.
     pub fn open(dir: impl Into<PathBuf>) -> io::Result<Self> {
         let dir = dir.into();
         fs::create_dir_all(&dir)?;
-        let spool = Spool { dir };
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!("{} is in use by another councilgate process", dir.display()),
+                ));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
+        let spool = Spool {
+            dir,
+            _lock: Some(std::sync::Arc::new(lock)),
+        };
         for entry in fs::read_dir(&spool.dir)? {
             let path = entry?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -267,6 +299,19 @@ mod tests {
         assert!(!dir.path().join("abc.eml").exists());
         assert!(!dir.path().join("abc.json.tmp").exists());
         assert!(spool.list().expect("list").0.is_empty());
+    }
+
+    #[test]
+    fn a_second_owner_is_refused_but_readers_are_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _owner = Spool::open(dir.path()).expect("open");
+        let e = Spool::open(dir.path()).expect_err("second owner");
+        assert!(e.to_string().contains("in use"), "{e}");
+        // A reader does not clean up what the owner is writing.
+        fs::write(dir.path().join("abc.eml"), b"in progress").expect("write");
+        let reader = Spool::open_shared(dir.path()).expect("shared");
+        assert!(reader.list().expect("list").0.is_empty());
+        assert!(dir.path().join("abc.eml").exists());
     }
 
     #[test]

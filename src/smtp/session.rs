@@ -104,6 +104,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     }
 
     async fn serve(&mut self) -> Result<(), SessionError> {
+        let result = self.converse().await;
+        let hostname = self.gateway.hostname.clone();
+        let farewell = match &result {
+            Err(SessionError::Timeout) => Some(Reply::new(
+                421,
+                "4.4.2",
+                format!("{hostname} Timeout, closing connection"),
+            )),
+            Err(SessionError::Shutdown) => Some(Reply::new(
+                421,
+                "4.3.2",
+                format!("{hostname} Service shutting down, closing connection"),
+            )),
+            _ => None,
+        };
+        if let Some(reply) = farewell {
+            self.send(reply);
+            let _ = self.flush().await;
+        }
+        result
+    }
+
+    async fn converse(&mut self) -> Result<(), SessionError> {
         let hostname = self.gateway.hostname.clone();
         self.send(Reply::new(
             220,
@@ -111,41 +134,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             format!("{hostname} ESMTP councilgate ready"),
         ));
         loop {
-            let line = match self.read_line().await {
-                Ok(Some(line)) => line,
-                Ok(None) => {
-                    self.send(Reply::new(500, "5.5.2", "Line too long"));
-                    if self.count_error().await? {
-                        return Ok(());
-                    }
-                    continue;
-                }
-                Err(SessionError::Timeout) => {
-                    self.send(Reply::new(
-                        421,
-                        "4.4.2",
-                        format!("{hostname} Timeout, closing connection"),
-                    ));
-                    let _ = self.flush().await;
-                    return Err(SessionError::Timeout);
-                }
-                Err(SessionError::Shutdown) => {
-                    self.send(Reply::new(
-                        421,
-                        "4.3.2",
-                        format!("{hostname} Service shutting down, closing connection"),
-                    ));
-                    let _ = self.flush().await;
-                    return Err(SessionError::Shutdown);
-                }
-                Err(e) => return Err(e),
-            };
-            match self.command(&line).await? {
-                Next::Continue => {}
-                Next::Quit => {
-                    self.flush().await?;
+            let Some(line) = self.read_line().await? else {
+                self.send(Reply::new(500, "5.5.2", "Line too long"));
+                if self.count_error().await? {
                     return Ok(());
                 }
+                continue;
+            };
+            if let Next::Quit = self.command(&line).await? {
+                self.flush().await?;
+                return Ok(());
             }
         }
     }

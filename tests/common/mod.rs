@@ -1,0 +1,388 @@
+//! Shared test harness: a gateway on ephemeral ports with its own data
+//! folder, a small in-test SMTP sink as upstream (exact bytes, scripted
+//! failures), helpers to find real peers (curl, swaks, smtp-source).
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use councilgate::server::App;
+
+pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A message the sink accepted.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub mail_from: String,
+    pub rcpts: Vec<String>,
+    /// Exactly the message content (dot-stuffing removed).
+    pub data: Vec<u8>,
+}
+
+/// How the sink answers.
+#[derive(Debug, Clone, Default)]
+pub struct SinkBehaviour {
+    /// Recipients answered 550.
+    pub reject_rcpts: HashSet<String>,
+    /// Every RCPT answered 451.
+    pub defer_all: bool,
+}
+
+/// An in-test SMTP server used as the upstream.
+pub struct Sink {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<Delivered>>>,
+    pub behaviour: Arc<Mutex<SinkBehaviour>>,
+    stop: CancellationToken,
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Sink {
+    pub async fn start() -> Sink {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    pub async fn start_on(addr: &str) -> Sink {
+        let listener = TcpListener::bind(addr).await.expect("bind sink");
+        let addr = listener.local_addr().expect("addr");
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let behaviour = Arc::new(Mutex::new(SinkBehaviour::default()));
+        let stop = CancellationToken::new();
+        let (r, b, s) = (received.clone(), behaviour.clone(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = tokio::select! {
+                    _ = s.cancelled() => return,
+                    a = listener.accept() => match a { Ok(x) => x, Err(_) => continue },
+                };
+                let (r, b) = (r.clone(), b.clone());
+                tokio::spawn(async move {
+                    let _ = sink_session(stream, r, b).await;
+                });
+            }
+        });
+        Sink {
+            addr,
+            received,
+            behaviour,
+            stop,
+        }
+    }
+
+    pub fn messages(&self) -> Vec<Delivered> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    /// Waits until at least `n` messages arrived.
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Delivered> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let m = self.messages();
+            if m.len() >= n || tokio::time::Instant::now() > deadline {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn sink_session(
+    stream: TcpStream,
+    received: Arc<Mutex<Vec<Delivered>>>,
+    behaviour: Arc<Mutex<SinkBehaviour>>,
+) -> std::io::Result<()> {
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::new(rd);
+    wr.write_all(b"220 sink ESMTP\r\n").await?;
+    let mut from = String::new();
+    let mut rcpts = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if rd.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let upper = line.to_ascii_uppercase();
+        let arg = |l: &str| {
+            l.find('<')
+                .and_then(|s| {
+                    l[s + 1..]
+                        .find('>')
+                        .map(|e| l[s + 1..s + 1 + e].to_string())
+                })
+                .unwrap_or_default()
+        };
+        if upper.starts_with("EHLO") {
+            wr.write_all(b"250-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING\r\n")
+                .await?;
+        } else if upper.starts_with("MAIL") {
+            from = arg(&line);
+            rcpts.clear();
+            wr.write_all(b"250 2.1.0 ok\r\n").await?;
+        } else if upper.starts_with("RCPT") {
+            let to = arg(&line);
+            let b = behaviour.lock().expect("lock").clone();
+            if b.defer_all {
+                wr.write_all(b"451 4.3.0 try later\r\n").await?;
+            } else if b.reject_rcpts.contains(&to) {
+                wr.write_all(b"550 5.1.1 no such user here\r\n").await?;
+            } else {
+                rcpts.push(to);
+                wr.write_all(b"250 2.1.5 ok\r\n").await?;
+            }
+        } else if upper.starts_with("DATA") {
+            wr.write_all(b"354 go\r\n").await?;
+            let mut data = Vec::new();
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                if rd.read_until(b'\n', &mut buf).await? == 0 {
+                    return Ok(());
+                }
+                if buf == b".\r\n" {
+                    break;
+                }
+                if buf.starts_with(b".") {
+                    data.extend_from_slice(&buf[1..]);
+                } else {
+                    data.extend_from_slice(&buf);
+                }
+            }
+            received.lock().expect("lock").push(Delivered {
+                mail_from: from.clone(),
+                rcpts: rcpts.clone(),
+                data,
+            });
+            wr.write_all(b"250 2.0.0 stored\r\n").await?;
+        } else if upper.starts_with("QUIT") {
+            wr.write_all(b"221 bye\r\n").await?;
+            return Ok(());
+        } else {
+            wr.write_all(b"250 ok\r\n").await?;
+        }
+    }
+}
+
+/// A config folder in a temp dir: the shipped directory, settings with the
+/// given extra TOML appended (routes) and replacements applied.
+pub struct TestConfig {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestConfig {
+    pub fn new(route_to: Option<SocketAddr>, tweak: &[(&str, &str)]) -> TestConfig {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut settings = std::fs::read_to_string(Path::new(REPO).join("config/councilgate.toml"))
+            .expect("read settings");
+        let data = dir.path().join("data");
+        settings = settings.replace(
+            "data_dir = \"data\"",
+            &format!("data_dir = {:?}", data.display().to_string()),
+        );
+        settings = settings
+            .replace("127.0.0.1:2525", "127.0.0.1:0")
+            .replace("127.0.0.1:2587", "127.0.0.1:0");
+        settings = settings.replace("retry_initial_secs = 60", "retry_initial_secs = 1");
+        settings = settings.replace("hostname = \"\"", "hostname = \"gw.test\"");
+        for (from, to) in tweak {
+            assert!(settings.contains(from), "tweak {from} not found");
+            settings = settings.replace(from, to);
+        }
+        if let Some(addr) = route_to {
+            settings.push_str(&format!(
+                "\n[[routes]]\ndomains = [\"*\"]\nhost = \"{}\"\nport = {}\ntls = \"none\"\n",
+                addr.ip(),
+                addr.port()
+            ));
+        }
+        std::fs::write(dir.path().join("councilgate.toml"), settings).expect("write");
+        std::fs::copy(
+            Path::new(REPO).join("config/directory.toml"),
+            dir.path().join("directory.toml"),
+        )
+        .expect("copy directory");
+        TestConfig { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+}
+
+/// A gateway running in this process.
+pub struct Gateway {
+    pub inbound: SocketAddr,
+    pub submission: SocketAddr,
+    pub shutdown: CancellationToken,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Gateway {
+    pub async fn start(config: &TestConfig) -> Gateway {
+        let app = App::load(config.path()).expect("load app");
+        let listeners = app.bind().await.expect("bind");
+        let inbound = listeners.inbound_addr().expect("inbound");
+        let submission = listeners.submission_addr().expect("submission");
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(app.run(listeners, shutdown.clone()));
+        Gateway {
+            inbound,
+            submission,
+            shutdown,
+            task,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+    }
+}
+
+/// A raw SMTP client for transcript tests over TCP.
+pub struct Client {
+    stream: BufReader<TcpStream>,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let mut c = Client {
+            stream: BufReader::new(stream),
+        };
+        let greeting = c.reply().await;
+        assert!(greeting.starts_with("220"), "{greeting}");
+        c
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.get_mut().write_all(bytes).await.expect("write");
+    }
+
+    /// Reads one whole (possibly multi-line) reply.
+    pub async fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            let n = tokio::time::timeout(Duration::from_secs(10), self.stream.read_line(&mut line))
+                .await
+                .expect("reply in time")
+                .expect("read");
+            if n == 0 {
+                return all;
+            }
+            all.push_str(&line);
+            if line.len() < 4 || line.as_bytes()[3] == b' ' {
+                return all;
+            }
+        }
+    }
+
+    pub async fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes()).await;
+        self.reply().await
+    }
+
+    /// True when the server has closed the connection.
+    pub async fn closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut b)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    }
+}
+
+pub fn have(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool} || test -x /usr/sbin/{tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Skips (with a printed notice) when a peer is missing — unless running
+/// in CI, where `.ci/run` installs every peer and a missing one is a failure.
+pub fn require(tool: &str) -> bool {
+    if have(tool) {
+        return true;
+    }
+    if std::env::var("CI").is_ok() {
+        panic!("{tool} is required in CI (.ci/run installs it)");
+    }
+    eprintln!("SKIPPED: {tool} is not installed");
+    false
+}
+
+/// A realistic message with 8-bit text, a stuffed dot line and a long line.
+pub fn sample_message(subject: &str) -> Vec<u8> {
+    let mut m = format!(
+        "From: Jane Smith <cllr.smith@example-tc.gov.uk>\r\nTo: Clara Hughes <clerk@example-tc.gov.uk>\r\nSubject: {subject}\r\nMessage-ID: <{subject}@test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nBore da Clara,\r\n\r\nCyngor Tref: £250 for the Eisteddfod stall — diolch yn fawr.\r\n.a line that starts with a dot\r\n..two dots\r\n.\r\n"
+    )
+    .into_bytes();
+    // The lone "." above must be stuffed on the wire and arrive as content;
+    // then the real end of the body.
+    m.extend_from_slice(b"last line\r\n");
+    m
+}
+
+pub async fn wait_until(within: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    f()
+}
+
+/// Strips our own Received header to compare the rest byte for byte.
+pub fn without_received(data: &[u8]) -> &[u8] {
+    // The gateway's Received: header is the first header and spans lines
+    // that begin with a tab.
+    assert!(
+        data.starts_with(b"Received: from "),
+        "no Received header first"
+    );
+    let mut i = 0;
+    loop {
+        let end = data[i..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map(|p| i + p + 2)
+            .expect("eol");
+        i = end;
+        if data.get(i) != Some(&b'\t') {
+            return &data[i..];
+        }
+    }
+}
+
+/// Committed messages (`.json` entries) in a spool folder.
+pub fn spooled(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .count()
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,577 @@
+//! Gateway core, end to end over TCP with real SMTP clients.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tokio::process::Command;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn curl(
+    addr: std::net::SocketAddr,
+    from: &str,
+    rcpts: &[&str],
+    file: &std::path::Path,
+) -> std::process::Output {
+    let mut c = Command::new("curl");
+    c.arg("-sS")
+        .arg(format!("smtp://{addr}"))
+        .arg("--mail-from")
+        .arg(from);
+    for r in rcpts {
+        c.arg("--mail-rcpt").arg(r);
+    }
+    c.arg("-T").arg(file).output().await.expect("run curl")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_through_both_listeners_arrives_byte_identical() {
+    if !require("curl") {
+        return;
+    }
+    let sink = Sink::start().await;
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let gw = Gateway::start(&cfg).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let file = tmp.path().join("m.eml");
+    let original = sample_message("curl-inbound");
+    std::fs::write(&file, &original).expect("write");
+
+    let out = curl(
+        gw.inbound,
+        "resident@example.org",
+        &["clerk@example-tc.gov.uk"],
+        &file,
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "inbound: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = curl(
+        gw.submission,
+        "clerk@example-tc.gov.uk",
+        &["someone@example.org"],
+        &file,
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "submission: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let got = sink.wait_for(2, WAIT).await;
+    assert_eq!(got.len(), 2, "both delivered");
+    for d in &got {
+        assert_eq!(
+            without_received(&d.data),
+            &original[..],
+            "body byte-identical (8-bit, dots)"
+        );
+    }
+    let inbound = got
+        .iter()
+        .find(|d| d.mail_from == "resident@example.org")
+        .expect("inbound one");
+    assert_eq!(inbound.rcpts, vec!["clerk@example-tc.gov.uk"]);
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swaks_pipelined_session_to_submission() {
+    if !require("swaks") {
+        return;
+    }
+    let sink = Sink::start().await;
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let gw = Gateway::start(&cfg).await;
+    let out = Command::new("swaks")
+        .args(["--server", &gw.submission.to_string(), "--pipeline"])
+        .args([
+            "--from",
+            "clerk@example-tc.gov.uk",
+            "--to",
+            "a@example.org,b@example.net",
+        ])
+        .args([
+            "--header",
+            "Subject: pipelined",
+            "--body",
+            "Dear all,\n.\nA lone dot line above.\n",
+        ])
+        .output()
+        .await
+        .expect("swaks");
+    let transcript = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{transcript}");
+    assert!(transcript.contains("PIPELINING"), "{transcript}");
+    let got = sink.wait_for(1, WAIT).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].rcpts.len(), 2);
+    let text = String::from_utf8_lossy(&got[0].data);
+    assert!(text.contains("\r\n.\r\nA lone dot line above."), "{text}");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_source_load_all_delivered() {
+    if !require("smtp-source") {
+        return;
+    }
+    let sink = Sink::start().await;
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let gw = Gateway::start(&cfg).await;
+    let bin = if have("/usr/sbin/smtp-source") {
+        "/usr/sbin/smtp-source"
+    } else {
+        "smtp-source"
+    };
+    let out = Command::new(bin)
+        .args([
+            "-s",
+            "5",
+            "-m",
+            "50",
+            "-l",
+            "2048",
+            "-f",
+            "clerk@example-tc.gov.uk",
+            "-t",
+            "x@example.org",
+        ])
+        .arg(gw.submission.to_string())
+        .output()
+        .await
+        .expect("smtp-source");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = sink.wait_for(50, WAIT).await;
+    assert_eq!(got.len(), 50);
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postfix_smtp_sink_as_real_upstream() {
+    if !require("smtp-sink") || !require("curl") {
+        return;
+    }
+    let dump = tempfile::tempdir().expect("tmp");
+    std::fs::set_permissions(
+        dump.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    // Find a free port, then hand it to smtp-sink.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("probe")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let bin = if have("/usr/sbin/smtp-sink") {
+        "/usr/sbin/smtp-sink"
+    } else {
+        "smtp-sink"
+    };
+    let mut sink = std::process::Command::new(bin)
+        .args(["-u", "nobody", "-d"])
+        .arg(format!("{}/%M.", dump.path().display()))
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("10")
+        .spawn()
+        .expect("smtp-sink");
+    let upstream: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    assert!(
+        wait_until(WAIT, || std::net::TcpStream::connect(upstream).is_ok()).await,
+        "smtp-sink up"
+    );
+    let cfg = TestConfig::new(Some(upstream), &[]);
+    let gw = Gateway::start(&cfg).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let file = tmp.path().join("m.eml");
+    let original = sample_message("postfix-sink");
+    std::fs::write(&file, &original).expect("write");
+    let out = curl(
+        gw.submission,
+        "clerk@example-tc.gov.uk",
+        &["someone@example.org"],
+        &file,
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dumped = || {
+        std::fs::read_dir(dump.path())
+            .map(|d| d.count())
+            .unwrap_or(0)
+            > 0
+    };
+    assert!(
+        wait_until(WAIT, dumped).await,
+        "smtp-sink received the message"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let file = std::fs::read_dir(dump.path())
+        .expect("dir")
+        .next()
+        .expect("one")
+        .expect("entry")
+        .path();
+    let got = std::fs::read(file).expect("read dump");
+    // smtp-sink writes LF line endings; compare with ours normalised.
+    let want = String::from_utf8_lossy(&original).replace("\r\n", "\n");
+    let got = String::from_utf8_lossy(&got);
+    assert!(
+        got.contains("X-Mail-Args: <clerk@example-tc.gov.uk>"),
+        "{got}"
+    );
+    assert!(
+        got.contains(&want),
+        "body intact through a real upstream:\n{got}"
+    );
+    let _ = sink.kill();
+    let _ = sink.wait();
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_denied_on_inbound_for_foreign_domain() {
+    let cfg = TestConfig::new(None, &[]);
+    let gw = Gateway::start(&cfg).await;
+    let mut c = Client::connect(gw.inbound).await;
+    assert!(c.cmd("EHLO client.example").await.starts_with("250"));
+    assert!(c.cmd("MAIL FROM:<a@example.org>").await.starts_with("250"));
+    let r = c.cmd("RCPT TO:<victim@gmail.com>").await;
+    assert!(r.starts_with("550 5.7.1"), "{r}");
+    let r = c.cmd("RCPT TO:<Clerk@Example-TC.gov.uk>").await;
+    assert!(
+        r.starts_with("250"),
+        "council domain accepted, case-insensitively: {r}"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submission_from_untrusted_network_is_not_a_relay() {
+    let cfg = TestConfig::new(
+        None,
+        &[(
+            "trusted_networks = [\"127.0.0.0/8\", \"::1/128\"]",
+            "trusted_networks = [\"10.9.9.0/24\"]",
+        )],
+    );
+    let gw = Gateway::start(&cfg).await;
+    let mut c = Client::connect(gw.submission).await;
+    c.cmd("EHLO client.example").await;
+    c.cmd("MAIL FROM:<a@example.org>").await;
+    let r = c.cmd("RCPT TO:<victim@gmail.com>").await;
+    assert!(r.starts_with("550 5.7.1"), "{r}");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_commands_get_replies_in_order() {
+    let sink = Sink::start().await;
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let gw = Gateway::start(&cfg).await;
+    let mut c = Client::connect(gw.inbound).await;
+    c.cmd("EHLO client.example").await;
+    c.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<clerk@example-tc.gov.uk>\r\nRCPT TO:<nobody@gmail.com>\r\nRCPT TO:<priya.shah@example-tc.gov.uk>\r\nDATA\r\n").await;
+    let replies = [
+        c.reply().await,
+        c.reply().await,
+        c.reply().await,
+        c.reply().await,
+        c.reply().await,
+    ];
+    assert!(replies[0].starts_with("250"), "{replies:?}");
+    assert!(replies[1].starts_with("250"), "{replies:?}");
+    assert!(replies[2].starts_with("550"), "{replies:?}");
+    assert!(replies[3].starts_with("250"), "{replies:?}");
+    assert!(replies[4].starts_with("354"), "{replies:?}");
+    c.send(b"Subject: p\r\n\r\nbody\r\n.\r\nQUIT\r\n").await;
+    assert!(c.reply().await.starts_with("250"));
+    assert!(c.reply().await.starts_with("221"));
+    let got = sink.wait_for(1, WAIT).await;
+    assert_eq!(
+        got[0].rcpts,
+        vec!["clerk@example-tc.gov.uk", "priya.shah@example-tc.gov.uk"]
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn size_limit_declared_and_actual() {
+    let cfg = TestConfig::new(
+        None,
+        &[("max_message_size = 26214400", "max_message_size = 2000")],
+    );
+    let gw = Gateway::start(&cfg).await;
+    let mut c = Client::connect(gw.inbound).await;
+    let ehlo = c.cmd("EHLO client.example").await;
+    assert!(ehlo.contains("SIZE 2000"), "{ehlo}");
+    let r = c.cmd("MAIL FROM:<a@example.org> SIZE=5000").await;
+    assert!(r.starts_with("552 5.3.4"), "{r}");
+    assert!(c.cmd("MAIL FROM:<a@example.org>").await.starts_with("250"));
+    assert!(
+        c.cmd("RCPT TO:<clerk@example-tc.gov.uk>")
+            .await
+            .starts_with("250")
+    );
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    let big = format!("Subject: big\r\n\r\n{}\r\n.\r\n", "x".repeat(3000));
+    c.send(big.as_bytes()).await;
+    let r = c.reply().await;
+    assert!(r.starts_with("552 5.3.4"), "{r}");
+    // The session goes on after the refusal.
+    assert!(c.cmd("NOOP").await.starts_with("250"));
+    assert_eq!(spooled(&cfg.data_dir().join("spool")), 0, "nothing stored");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipient_limit_answers_452() {
+    let cfg = TestConfig::new(None, &[("max_recipients = 100", "max_recipients = 2")]);
+    let gw = Gateway::start(&cfg).await;
+    let mut c = Client::connect(gw.inbound).await;
+    c.cmd("EHLO client.example").await;
+    c.cmd("MAIL FROM:<a@example.org>").await;
+    assert!(
+        c.cmd("RCPT TO:<clerk@example-tc.gov.uk>")
+            .await
+            .starts_with("250")
+    );
+    assert!(
+        c.cmd("RCPT TO:<priya.shah@example-tc.gov.uk>")
+            .await
+            .starts_with("250")
+    );
+    let r = c.cmd("RCPT TO:<alex.green@example-tc.gov.uk>").await;
+    assert!(r.starts_with("452 4.5.3"), "{r}");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smuggling_attempt_stays_inside_one_message() {
+    let sink = Sink::start().await;
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let gw = Gateway::start(&cfg).await;
+    let mut c = Client::connect(gw.inbound).await;
+    c.cmd("EHLO client.example").await;
+    c.cmd("MAIL FROM:<a@example.org>").await;
+    c.cmd("RCPT TO:<clerk@example-tc.gov.uk>").await;
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    // A bare-LF "end of data" followed by a smuggled second transaction.
+    c.send(b"Subject: outer\r\n\r\nhello\n.\r\nMAIL FROM:<ceo@example-tc.gov.uk>\r\nRCPT TO:<priya.shah@example-tc.gov.uk>\r\nDATA\r\nSubject: smuggled\r\n\r\npay invoice\r\n.\r\n").await;
+    let r = c.reply().await;
+    assert!(r.starts_with("250"), "one message accepted: {r}");
+    assert!(c.cmd("QUIT").await.starts_with("221"));
+    let got = sink.wait_for(2, Duration::from_secs(3)).await;
+    assert_eq!(
+        got.len(),
+        1,
+        "the smuggled message is not a message of its own"
+    );
+    assert_eq!(got[0].rcpts, vec!["clerk@example-tc.gov.uk"]);
+    let text = String::from_utf8_lossy(&got[0].data);
+    assert!(
+        text.contains("Subject: smuggled"),
+        "smuggled text is content: {text}"
+    );
+    assert!(
+        !text.contains("\n.\r\n") || text.contains("\r\n.\r\n"),
+        "stray LF normalised"
+    );
+    assert!(
+        !text.replace("\r\n", "").contains('\n'),
+        "no bare LF left: {text:?}"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_per_session_and_bad_commands() {
+    let cfg = TestConfig::new(None, &[("max_errors = 10", "max_errors = 3")]);
+    let gw = Gateway::start(&cfg).await;
+    let mut c = Client::connect(gw.inbound).await;
+    assert!(
+        c.cmd("MAIL FROM:<a@example.org>").await.starts_with("503"),
+        "EHLO first"
+    );
+    assert!(c.cmd("FROB").await.starts_with("500"));
+    let third = c.cmd("RCPT TO:<x@y.org>").await;
+    assert!(third.starts_with("503"), "{third}");
+    let last = c.reply().await;
+    assert!(last.starts_with("421 4.7.0"), "{last}");
+    assert!(c.closed().await);
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vrfy_help_noop_rset_and_long_lines() {
+    let cfg = TestConfig::new(None, &[]);
+    let gw = Gateway::start(&cfg).await;
+    let mut c = Client::connect(gw.inbound).await;
+    assert!(c.cmd("HELO client.example").await.starts_with("250"));
+    assert!(c.cmd("VRFY clerk").await.starts_with("252"));
+    assert!(c.cmd("HELP").await.starts_with("214"));
+    assert!(c.cmd("NOOP").await.starts_with("250"));
+    assert!(c.cmd("RSET").await.starts_with("250"));
+    let long = format!("NOOP {}", "a".repeat(5000));
+    assert!(c.cmd(&long).await.starts_with("500 5.5.2"));
+    assert!(
+        c.cmd("NOOP").await.starts_with("250"),
+        "session survives a long line"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_sessions_get_421() {
+    let cfg = TestConfig::new(None, &[("max_sessions = 500", "max_sessions = 2")]);
+    let gw = Gateway::start(&cfg).await;
+    let _a = Client::connect(gw.inbound).await;
+    let _b = Client::connect(gw.submission).await;
+    let mut s = tokio::net::TcpStream::connect(gw.inbound)
+        .await
+        .expect("connect");
+    let mut buf = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut s, &mut buf)
+        .await
+        .expect("read");
+    assert!(
+        String::from_utf8_lossy(&buf).starts_with("421"),
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_down_then_back_delivers_once() {
+    // Reserve a port for an upstream that is not there yet.
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
+    let upstream = probe.local_addr().expect("addr");
+    drop(probe);
+    let cfg = TestConfig::new(Some(upstream), &[]);
+    let gw = Gateway::start(&cfg).await;
+    let mut c = Client::connect(gw.submission).await;
+    c.cmd("EHLO client.example").await;
+    c.cmd("MAIL FROM:<clerk@example-tc.gov.uk>").await;
+    c.cmd("RCPT TO:<someone@example.org>").await;
+    c.cmd("DATA").await;
+    c.send(b"Subject: retry me\r\n\r\nhello\r\n.\r\n").await;
+    assert!(c.reply().await.starts_with("250"));
+    let spool = cfg.data_dir().join("spool");
+    let json_count = || spooled(&spool);
+    // A failed attempt is recorded and the message stays queued.
+    let recorded = wait_until(WAIT, || {
+        std::fs::read_dir(&spool)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .any(|e| {
+                std::fs::read_to_string(e.path())
+                    .unwrap_or_default()
+                    .contains("\"attempts\": 1")
+            })
+    })
+    .await;
+    assert!(recorded, "first attempt failed and was recorded");
+    assert_eq!(json_count(), 1, "still queued");
+    let sink = Sink::start_on(&upstream.to_string()).await;
+    let got = sink.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 1, "delivered after the upstream came back");
+    assert!(
+        wait_until(WAIT, || json_count() == 0).await,
+        "spool emptied"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(sink.messages().len(), 1, "delivered exactly once");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_5xx_bounces_to_sender_and_never_to_null_sender() {
+    let sink = Sink::start().await;
+    sink.behaviour
+        .lock()
+        .expect("lock")
+        .reject_rcpts
+        .insert("gone@example.org".into());
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let gw = Gateway::start(&cfg).await;
+    let mut c = Client::connect(gw.submission).await;
+    c.cmd("EHLO client.example").await;
+    // Two recipients: one refused, one fine.
+    c.cmd("MAIL FROM:<clerk@example-tc.gov.uk>").await;
+    c.cmd("RCPT TO:<gone@example.org>").await;
+    c.cmd("RCPT TO:<here@example.org>").await;
+    c.cmd("DATA").await;
+    c.send(b"Subject: will partly bounce\r\nMessage-ID: <orig@test>\r\n\r\nhello\r\n.\r\n")
+        .await;
+    assert!(c.reply().await.starts_with("250"));
+    // And a null-sender message to the refused address: no bounce for it.
+    c.cmd("MAIL FROM:<>").await;
+    c.cmd("RCPT TO:<gone@example.org>").await;
+    c.cmd("DATA").await;
+    c.send(b"Subject: a bounce itself\r\n\r\nx\r\n.\r\n").await;
+    assert!(c.reply().await.starts_with("250"));
+    sink.wait_for(2, WAIT).await;
+    // Give a wrong extra bounce (to the null sender) time to show up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = sink.messages();
+    let original: Vec<_> = got
+        .iter()
+        .filter(|d| d.mail_from == "clerk@example-tc.gov.uk")
+        .collect();
+    assert_eq!(original.len(), 1);
+    assert_eq!(original[0].rcpts, vec!["here@example.org"]);
+    let bounces: Vec<_> = got.iter().filter(|d| d.mail_from.is_empty()).collect();
+    assert_eq!(bounces.len(), 1, "exactly one DSN: {got:#?}");
+    assert_eq!(bounces[0].rcpts, vec!["clerk@example-tc.gov.uk"]);
+    let dsn = String::from_utf8_lossy(&bounces[0].data);
+    assert!(
+        dsn.contains("multipart/report; report-type=delivery-status"),
+        "{dsn}"
+    );
+    assert!(
+        dsn.contains("Final-Recipient: rfc822; gone@example.org"),
+        "{dsn}"
+    );
+    assert!(dsn.contains("Status: 5.1.1"), "{dsn}");
+    assert!(
+        dsn.contains("Message-ID: <orig@test>"),
+        "original headers attached"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_tells_idle_clients_421() {
+    let cfg = TestConfig::new(None, &[]);
+    let gw = Gateway::start(&cfg).await;
+    let mut c = Client::connect(gw.inbound).await;
+    c.cmd("EHLO client.example").await;
+    let shutdown = gw.shutdown.clone();
+    shutdown.cancel();
+    let r = c.reply().await;
+    assert!(r.starts_with("421 4.3.2"), "{r}");
+    let _ = tokio::time::timeout(Duration::from_secs(10), gw.task)
+        .await
+        .expect("stops in time");
+    assert!(
+        tokio::net::TcpStream::connect(gw.inbound).await.is_err(),
+        "no longer accepting"
+    );
+}
