@@ -19,9 +19,11 @@
 //! - [`settings`]: `councilgate.toml` and environment overrides.
 //! - [`server`]: assembling and running all of the above.
 
+pub mod check;
 pub mod delivery;
 pub mod envelope;
 pub mod gateway;
+pub mod message;
 pub mod policy;
 pub mod queue;
 pub mod server;

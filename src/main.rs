@@ -34,6 +34,29 @@ enum Command {
         #[command(subcommand)]
         action: QueueAction,
     },
+    /// Evaluate the protocol rules on one message without sending it.
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Envelope sender.
+    #[arg(long = "mail-from", value_name = "ADDR")]
+    mail_from: String,
+    /// Envelope recipient (repeat for more).
+    #[arg(long = "rcpt", value_name = "ADDR", required = true)]
+    rcpt: Vec<String>,
+    /// Processing time (periods, exemption expiry), RFC 3339; default now.
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<String>,
+    /// Print exactly one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Write the rewritten message here.
+    #[arg(long, value_name = "PATH")]
+    emit: Option<PathBuf>,
+    /// The message file, or - for standard input.
+    file: String,
 }
 
 #[derive(Subcommand)]
@@ -62,7 +85,49 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Serve => serve(&cli.config),
         Command::Queue { action } => queue(&cli.config, action),
+        Command::Check(args) => check(&cli.config, args),
     }
+}
+
+fn check(config: &std::path::Path, args: CheckArgs) -> Result<()> {
+    use std::io::Read;
+    let snapshot = councilgate::policy::Snapshot::load(config)?;
+    let now = match &args.at {
+        Some(at) => chrono::DateTime::parse_from_rfc3339(at)
+            .with_context(|| {
+                format!("--at {at:?} is not an RFC 3339 time such as 2027-04-01T09:00:00+01:00")
+            })?
+            .with_timezone(&Utc),
+        None => Utc::now(),
+    };
+    let mut message = Vec::new();
+    if args.file == "-" {
+        std::io::stdin()
+            .read_to_end(&mut message)
+            .context("reading the message from standard input")?;
+    } else {
+        message = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file))?;
+    }
+    if message.is_empty() {
+        anyhow::bail!("the message {} is empty", args.file);
+    }
+    // Messages on disk often have bare LF line endings; SMTP would give CRLF.
+    let message = councilgate::message::crlf(&message);
+    let envelope = councilgate::check::envelope(&args.mail_from, &args.rcpt);
+    let verdict = snapshot.evaluate(&envelope, &message, now);
+    if let Some(path) = &args.emit {
+        let bytes = verdict.message.as_deref().unwrap_or(&message);
+        std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", councilgate::check::to_json(&verdict));
+    } else {
+        print!(
+            "{}",
+            councilgate::check::explain(&snapshot, &envelope, &verdict)
+        );
+    }
+    Ok(())
 }
 
 fn serve(config: &std::path::Path) -> Result<()> {

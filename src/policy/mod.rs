@@ -1,13 +1,19 @@
 //! The protocol policy: who may write to whom and how, as data.
 //!
-//! A [`Snapshot`] is the directory and rules compiled once into an
-//! immutable value; the gateway holds it in a [`PolicyHandle`] and swaps a
-//! new one in atomically, so every message is judged wholly by one snapshot
-//! and each verdict records that snapshot's version.
+//! A [`Snapshot`] is the directory, word lists and rules compiled once into
+//! an immutable value; the gateway holds it in a [`PolicyHandle`] and swaps
+//! a new one in atomically, so every message is judged wholly by one
+//! snapshot and each verdict records that snapshot's version.
 
+pub mod detectors;
 pub mod directory;
+pub mod engine;
+pub mod lexicon;
+pub mod rules;
+pub mod sentences;
 pub mod verdict;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -15,20 +21,18 @@ use chrono::{DateTime, Utc};
 
 use crate::envelope::Envelope;
 pub use directory::Directory;
+pub use lexicon::Lexicon;
+pub use rules::Rule;
 pub use verdict::{Decision, Verdict};
-
-/// Directory and rules compiled for evaluation.
-#[derive(Debug)]
-pub struct Snapshot {
-    /// A hash of the configuration text it was built from.
-    pub version: String,
-    pub directory: Directory,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     #[error(transparent)]
     Directory(#[from] directory::DirectoryError),
+    #[error(transparent)]
+    Lexicon(#[from] lexicon::LexiconError),
+    #[error(transparent)]
+    Rules(#[from] rules::RulesError),
 }
 
 /// A short content hash identifying a configuration.
@@ -42,25 +46,78 @@ pub fn version_of(parts: &[&[u8]]) -> String {
     hex::encode(&h.finalize()[..6])
 }
 
+/// Directory, word lists and rules compiled for evaluation.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// A hash of the configuration text it was built from.
+    pub version: String,
+    pub directory: Directory,
+    pub lexicon: Lexicon,
+    pub rules: Vec<Rule>,
+}
+
+fn read_or_default(
+    dir: &Path,
+    file: &str,
+    default: &str,
+) -> Result<(String, String), std::io::Error> {
+    let path = dir.join(file);
+    if path.exists() {
+        Ok((std::fs::read_to_string(&path)?, path.display().to_string()))
+    } else {
+        Ok((default.to_string(), format!("built-in {file}")))
+    }
+}
+
 impl Snapshot {
-    pub fn new(directory: Directory, version: String) -> Self {
-        Snapshot { version, directory }
+    /// Compiles the policy from its three texts.
+    pub fn compile(
+        directory: (&str, &str),
+        wordlists: (&str, &str),
+        rules: (&str, &str),
+    ) -> Result<Self, PolicyError> {
+        let dir = Directory::parse(directory.0, directory.1)?;
+        let lexicon = Lexicon::parse(wordlists.0, wordlists.1)?;
+        let compiled = rules::compile(rules.0, rules.1, &lexicon)?;
+        Ok(Snapshot {
+            version: version_of(&[
+                directory.0.as_bytes(),
+                wordlists.0.as_bytes(),
+                rules.0.as_bytes(),
+            ]),
+            directory: dir,
+            lexicon,
+            rules: compiled,
+        })
     }
 
-    /// Compiles the policy in a config folder (`directory.toml`).
-    pub fn load(dir: &std::path::Path) -> Result<Self, PolicyError> {
+    /// Compiles the policy in a config folder: `directory.toml` (required),
+    /// `wordlists.toml` and `rules.toml` (the built-in defaults when absent).
+    pub fn load(dir: &Path) -> Result<Self, PolicyError> {
         let path = dir.join(directory::DIRECTORY_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| directory::DirectoryError {
+        let dtext = std::fs::read_to_string(&path).map_err(|e| directory::DirectoryError {
             file: path.display().to_string(),
             detail: format!("cannot read: {e}"),
         })?;
-        let directory = Directory::parse(&text, &path.display().to_string())?;
-        Ok(Snapshot::new(directory, version_of(&[text.as_bytes()])))
+        let io = |file: &str, e: std::io::Error| rules::RulesError {
+            file: dir.join(file).display().to_string(),
+            detail: format!("cannot read: {e}"),
+        };
+        let (wtext, wname) =
+            read_or_default(dir, lexicon::WORDLISTS_FILE, lexicon::DEFAULT_WORDLISTS)
+                .map_err(|e| io(lexicon::WORDLISTS_FILE, e))?;
+        let (rtext, rname) = read_or_default(dir, rules::RULES_FILE, rules::DEFAULT_RULES)
+            .map_err(|e| io(rules::RULES_FILE, e))?;
+        Self::compile(
+            (&dtext, &path.display().to_string()),
+            (&wtext, &wname),
+            (&rtext, &rname),
+        )
     }
 
     /// Judges one message. Pure: no I/O, no clock but `now`.
-    pub fn evaluate(&self, envelope: &Envelope, _message: &[u8], _now: DateTime<Utc>) -> Verdict {
-        Verdict::deliver_unchanged(envelope, &self.version)
+    pub fn evaluate(&self, envelope: &Envelope, message: &[u8], now: DateTime<Utc>) -> Verdict {
+        engine::evaluate(self, envelope, message, now)
     }
 }
 

@@ -1,0 +1,25 @@
+//! The message itself: parsing and text extraction ([`analysis`]),
+//! separating the author's new words from quotes, forwards, signatures and
+//! disclaimers ([`quote`]), and rewriting MIME without disturbing what the
+//! gateway does not change ([`rewrite`]). No I/O here.
+
+pub mod analysis;
+pub mod quote;
+pub mod rewrite;
+
+pub use analysis::Analysis;
+
+/// Line endings made CRLF (a message file written with bare LF, as an
+/// editor saves it, reads as SMTP would have delivered it).
+pub fn crlf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 32);
+    let mut prev = 0u8;
+    for &b in raw {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    out
+}

@@ -1,0 +1,610 @@
+//! Content and structure detectors, named in rule conditions
+//! (`detector = "instruction"`). Each reads the sentences of the new text
+//! (or the message's structure) and returns a [`Finding`] with the
+//! sentences or facts that made it fire. How each decides is described in
+//! the README ("Detectors") and at the top of its module.
+//!
+//! The shared clause analysis here reads a sentence the way a person would
+//! before deciding whether it directs work: who is addressed (a vocative
+//! "Alex," or the greeting), a polite opener ("could you …") taken off, a
+//! request for information ("let me know", "send me the figures") told apart
+//! from a request for work, negation and cancelled directions ("no need
+//! to"), and the forms a direction takes: an imperative verb, a directive
+//! phrase ("I need you to"), an impersonal need ("the drain needs
+//! clearing"), or an ordering of work ("the noticeboard comes before the
+//! bins this week").
+
+mod commitment;
+mod confidential;
+mod criticism;
+mod employment;
+mod instruction;
+mod political;
+mod pressure;
+mod publicity;
+mod staffing;
+mod structural;
+
+use super::directory::{Directory, PersonId};
+use super::lexicon::{Lexicon, WordList};
+use super::sentences::Sentence;
+use crate::message::Analysis;
+
+/// Every detector name a rule may use, with the word lists it reads.
+pub const DETECTORS: &[(&str, &[&str])] = &[
+    ("instruction", instruction::LISTS),
+    ("party-political", political::LISTS),
+    ("undue-pressure", pressure::LISTS),
+    ("criticism", criticism::LISTS),
+    ("confidential-marking", confidential::LISTS),
+    ("commitment", commitment::LISTS),
+    ("staffing", staffing::LISTS),
+    ("own-employment", employment::LISTS),
+    ("publicity-request", publicity::LISTS),
+    ("manager-not-copied", &[]),
+];
+
+/// A classified envelope recipient.
+#[derive(Debug, Clone)]
+pub struct Rcpt {
+    pub address: String,
+    pub person: Option<PersonId>,
+    pub visible: bool,
+}
+
+/// What a detector may read.
+pub struct Ctx<'a> {
+    pub analysis: &'a Analysis,
+    pub sentences: &'a [Sentence],
+    pub dir: &'a Directory,
+    pub lex: &'a Lexicon,
+    pub sender: Option<PersonId>,
+    pub recipients: &'a [Rcpt],
+    /// Indexes into `recipients` that the rule's conditions matched (for
+    /// instruction-to-staff: the junior officers).
+    pub targets: &'a [usize],
+}
+
+/// Why a detector fired.
+#[derive(Debug, Clone, Default)]
+pub struct Finding {
+    pub evidence: Vec<String>,
+    /// Narrows the rule's targets (indexes into recipients), when the
+    /// detector knows which ones it is about.
+    pub targets: Option<Vec<usize>>,
+}
+
+impl Finding {
+    fn from_sentences(evidence: Vec<String>) -> Option<Finding> {
+        if evidence.is_empty() {
+            None
+        } else {
+            Some(Finding {
+                evidence,
+                targets: None,
+            })
+        }
+    }
+}
+
+pub fn run(name: &str, ctx: &Ctx<'_>) -> Option<Finding> {
+    match name {
+        "instruction" => instruction::detect(ctx),
+        "party-political" => political::detect(ctx),
+        "undue-pressure" => pressure::detect(ctx),
+        "criticism" => criticism::detect(ctx),
+        "confidential-marking" => confidential::detect(ctx),
+        "commitment" => commitment::detect(ctx),
+        "staffing" => staffing::detect(ctx),
+        "own-employment" => employment::detect(ctx),
+        "publicity-request" => publicity::detect(ctx),
+        "manager-not-copied" => structural::manager_not_copied(ctx),
+        _ => None,
+    }
+}
+
+/// Words that may open a sentence without changing what it asks.
+const DISCOURSE: &[&str] = &[
+    "also",
+    "and",
+    "oh",
+    "ok",
+    "okay",
+    "right",
+    "so",
+    "then",
+    "now",
+    "firstly",
+    "first",
+    "secondly",
+    "second",
+    "thirdly",
+    "finally",
+    "lastly",
+    "next",
+    "just",
+    "but",
+    "plus",
+    "again",
+    "anyway",
+    "meanwhile",
+    "additionally",
+    "separately",
+    "otherwise",
+    "alternatively",
+    "lastly,",
+    "ps",
+    "p.s.",
+    "btw",
+    "one",
+    "more",
+    "thing:",
+    "thing",
+    "other",
+    "another",
+];
+
+/// A sentence taken apart for request analysis.
+#[derive(Debug, Clone)]
+pub struct Clause<'s> {
+    /// Lower-case first word of a leading "Name," when it is a name.
+    pub vocative: Option<String>,
+    /// A polite opener was removed ("could you", "please").
+    pub polite: bool,
+    pub question: bool,
+    /// What remains: the verb phrase, ideally.
+    pub rest: String,
+    pub norm: &'s str,
+}
+
+fn strip_words<'t>(mut t: &'t str, words: &[&str]) -> &'t str {
+    loop {
+        let trimmed = t.trim_start_matches([' ', ',', ';', ':', '-', '(', ')']);
+        let Some(first) = trimmed.split(' ').next() else {
+            return trimmed;
+        };
+        let bare = first.trim_end_matches([',', ':', ';']);
+        if !bare.is_empty() && words.contains(&bare) {
+            t = &trimmed[first.len()..];
+        } else {
+            return trimmed;
+        }
+    }
+}
+
+/// First names of everyone in the directory (for vocatives).
+fn is_first_name(dir: &Directory, word: &str) -> bool {
+    dir.people.iter().any(|p| {
+        p.name
+            .split_whitespace()
+            .next()
+            .is_some_and(|f| super::lexicon::normalise(f) == word)
+    })
+}
+
+pub fn clause<'s>(s: &'s Sentence, dir: &Directory, lex: &Lexicon) -> Clause<'s> {
+    let norm = s.norm.as_str();
+    let question = s.text.trim_end().ends_with('?');
+    let mut rest = strip_words(norm, DISCOURSE).to_string();
+    let mut vocative = None;
+    // "Alex, could you …" / "Alex - …" / a short adverbial "On Friday, …"
+    if let Some((head, tail)) = rest.split_once([',', '-'])
+        && head.split_whitespace().count() <= 4
+        && !head.trim().is_empty()
+    {
+        let first = head.split_whitespace().next().unwrap_or("");
+        let first = lex
+            .list("common.greetings")
+            .strip_prefix(head)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or(first);
+        if is_first_name(dir, first) {
+            vocative = Some(first.to_string());
+            rest = tail.trim().to_string();
+        } else if lex
+            .list("instruction.action_verbs")
+            .strip_prefix(head)
+            .is_none()
+            && lex
+                .list("common.first_person_subjects")
+                .strip_prefix(head)
+                .is_none()
+            && head.split_whitespace().count() <= 3
+            && !head.contains("you")
+        {
+            rest = tail.trim().to_string();
+        }
+    }
+    // "…, Alex?" at the end names the addressee too.
+    if vocative.is_none()
+        && let Some((_, last)) = norm.trim_end_matches(['?', '.', '!']).rsplit_once(',')
+    {
+        let last = last.trim();
+        if last.split_whitespace().count() == 1 && is_first_name(dir, last) {
+            vocative = Some(last.to_string());
+        }
+    }
+    let rest = strip_words(&rest, DISCOURSE).to_string();
+    let polite_list = lex.list("common.polite");
+    let mut polite = false;
+    let mut rest_after = rest.clone();
+    // A polite opener near the start: "is there any chance you could".
+    if let Some((start, end)) = polite_list.ranges(&rest).into_iter().next()
+        && rest[..start].split_whitespace().count() <= 3
+    {
+        polite = true;
+        rest_after = rest[end..].trim_start_matches([' ', ',']).to_string();
+        // "please could you …": take a second opener too.
+        if let Some(r) = polite_list.strip_prefix(&rest_after) {
+            rest_after = r.to_string();
+        }
+        rest_after = strip_words(
+            &rest_after,
+            &[
+                "just", "also", "please", "possibly", "quickly", "perhaps", "maybe",
+            ],
+        )
+        .to_string();
+    }
+    Clause {
+        vocative,
+        polite,
+        question,
+        rest: rest_after,
+        norm,
+    }
+}
+
+fn starts_with_any(t: &str, list: &WordList) -> Option<String> {
+    list.strip_prefix(t).map(|r| r.to_string())
+}
+
+const DIRECTIVE_PREFIXES: &[&str] = &[
+    "i need you to",
+    "i want you to",
+    "i'd like you to",
+    "i would like you to",
+    "i expect you to",
+    "i'm asking you to",
+    "i am asking you to",
+    "you need to",
+    "you must",
+    "you will need to",
+    "you'll need to",
+    "you have to",
+    "you should",
+    "you will",
+    "you'll",
+    "you are to",
+    "you're to",
+    "i'll leave it with you to",
+    "over to you to",
+];
+
+/// Whether the clause asks for information rather than work.
+pub fn is_information_request(c: &Clause<'_>, lex: &Lexicon) -> bool {
+    let info_verbs = lex.list("instruction.information_verbs");
+    let nouns = lex.list("instruction.information_nouns");
+    let qwords = lex.list("instruction.question_words");
+    let mut rest = c.rest.as_str();
+    for p in DIRECTIVE_PREFIXES {
+        if let Some(r) = rest.strip_prefix(p) {
+            rest = r.trim_start();
+            break;
+        }
+    }
+    if let Some(after) = starts_with_any(rest, info_verbs) {
+        let verb_len = rest.len() - after.len();
+        let verb = &rest[..verb_len];
+        let to_me = verb.contains(" me")
+            || verb.contains(" us")
+            || after.starts_with("me ")
+            || after.starts_with("us ")
+            || after == "me"
+            || after == "us";
+        // "tell the contractor to come back" is a direction.
+        let onward = regex_lite_to(&after);
+        if onward {
+            return false;
+        }
+        if to_me || qwords.strip_prefix(&after).is_some() {
+            return true;
+        }
+        let head: String = after
+            .split_whitespace()
+            .take(6)
+            .collect::<Vec<_>>()
+            .join(" ");
+        if nouns.is_match(&head) {
+            return true;
+        }
+    }
+    // "I need the figures by Friday", "could I have a copy of …"
+    for p in [
+        "i need",
+        "i'd like",
+        "i would like",
+        "i want",
+        "can i have",
+        "could i have",
+        "can i get",
+        "could i get",
+        "may i have",
+        "can i see",
+        "could i see",
+        "can we have",
+        "could we have",
+        "can i ask",
+        "could i ask",
+        "may i ask",
+    ] {
+        if let Some(r) = c
+            .norm
+            .trim_start()
+            .strip_prefix(p)
+            .or_else(|| rest.strip_prefix(p))
+        {
+            let head: String = r.split_whitespace().take(5).collect::<Vec<_>>().join(" ");
+            if !r.trim_start().starts_with("you")
+                && (nouns.is_match(&head) || qwords.strip_prefix(r.trim_start()).is_some())
+            {
+                return true;
+            }
+        }
+    }
+    // Plain questions about facts: "Is the hall booked for Tuesday?"
+    if c.question && !c.polite {
+        let first = c.rest.split_whitespace().next().unwrap_or("");
+        let interrogative = [
+            "is", "are", "was", "were", "has", "have", "had", "do", "does", "did", "what",
+            "what's", "when", "when's", "where", "where's", "which", "who", "who's", "why", "how",
+            "how's", "whose", "any", "anything", "shall",
+        ];
+        if interrogative.contains(&first) {
+            return true;
+        }
+    }
+    false
+}
+
+/// "<verb> <someone> to <do>" after an information verb: an onward direction.
+fn regex_lite_to(after: &str) -> bool {
+    let words: Vec<&str> = after.split_whitespace().take(5).collect();
+    words.iter().skip(1).take(3).any(|w| *w == "to")
+        && !after.starts_with("me")
+        && !after.starts_with("us")
+}
+
+/// The kind of direction a clause gives, if any.
+pub fn directive_kind(c: &Clause<'_>, lex: &Lexicon) -> Option<&'static str> {
+    if lex.list("instruction.non_directive").is_match(c.norm) {
+        return None;
+    }
+    if is_information_request(c, lex) {
+        return None;
+    }
+    let actions = lex.list("instruction.action_verbs");
+    let first_person = lex.list("common.first_person_subjects");
+    // A leading directive phrase, with the verb phrase after it.
+    for p in DIRECTIVE_PREFIXES {
+        if let Some(r) = c.rest.strip_prefix(p) {
+            let r = r.trim_start();
+            if actions.strip_prefix(r).is_some() || !r.is_empty() {
+                return Some("direction");
+            }
+        }
+    }
+    if let Some((start, _)) = lex
+        .list("instruction.directive_phrases")
+        .ranges(c.norm)
+        .into_iter()
+        .next()
+    {
+        // "I'll make sure …" is the writer's own undertaking.
+        let before = c.norm[..start].trim_end();
+        let own = [
+            "i'll",
+            "i will",
+            "we'll",
+            "we will",
+            "i",
+            "we",
+            "i can",
+            "we can",
+            "i'd",
+            "i shall",
+            "i'm going to",
+            "we're going to",
+        ]
+        .iter()
+        .any(|w| before.ends_with(w));
+        let negated = ["not", "don't", "no", "never"]
+            .iter()
+            .any(|w| before.ends_with(w));
+        if !own && !negated {
+            return Some("direction");
+        }
+    }
+    if actions.strip_prefix(&c.rest).is_some() && first_person.strip_prefix(&c.rest).is_none() {
+        // A bare verb opening a sentence is an imperative; after "could you"
+        // it is a polite request for work.
+        return Some(if c.polite {
+            "request for work"
+        } else {
+            "imperative"
+        });
+    }
+    if !c.question {
+        if let Some((start, _)) = lex
+            .list("instruction.impersonal_patterns")
+            .ranges(c.norm)
+            .into_iter()
+            .next()
+        {
+            let before = c.norm[..start].trim_end();
+            let own = before.ends_with(" i")
+                || before == "i"
+                || before.ends_with(" we")
+                || before == "we";
+            let about_info = [
+                "informed",
+                "told",
+                "kept",
+                "updated",
+                "consulted",
+                "copied",
+                "involved",
+                "invited",
+            ]
+            .iter()
+            .any(|w| c.norm[start..].contains(w));
+            if !own && !about_info {
+                return Some("impersonal direction");
+            }
+        }
+        let ordering = lex.list("instruction.ordering_patterns");
+        if ordering.is_match(c.norm)
+            && (lex.list("common.deadlines").is_match(c.norm) || c.norm.contains("you"))
+        {
+            return Some("ordering of work");
+        }
+    }
+    None
+}
+
+/// A request of any kind: for work, information or help.
+pub fn is_request(c: &Clause<'_>, lex: &Lexicon) -> bool {
+    if c.polite || directive_kind(c, lex).is_some() || is_information_request(c, lex) {
+        return true;
+    }
+    let asks = [
+        "i'd like",
+        "i would like",
+        "i want",
+        "i need",
+        "could we",
+        "can we",
+        "could the office",
+        "can the office",
+        "could the council",
+        "can the council",
+        "let's",
+        "let us",
+        "it would be good",
+        "it would be great",
+        "it would be nice",
+        "i think we should",
+        "we should",
+        "we need",
+        "i'd love",
+        "i would love",
+        "any chance",
+        "i was hoping",
+        "i'm hoping",
+        "i am hoping",
+        "would be grateful",
+        "would appreciate",
+    ];
+    asks.iter().any(|a| c.norm.contains(a))
+}
+
+/// Sentences addressed to the target people: a sentence with a vocative is
+/// addressed to that person; otherwise to whoever the greeting named, or to
+/// every recipient when the greeting names no one in particular.
+pub fn addressed_to_targets(ctx: &Ctx<'_>, sentence: &Sentence, c: &Clause<'_>) -> bool {
+    let first = |id: PersonId| {
+        super::lexicon::normalise(
+            ctx.dir
+                .person(id)
+                .name
+                .split_whitespace()
+                .next()
+                .unwrap_or(""),
+        )
+    };
+    let target_names: Vec<String> = ctx
+        .targets
+        .iter()
+        .filter_map(|&i| ctx.recipients[i].person)
+        .map(first)
+        .collect();
+    if let Some(v) = &c.vocative {
+        return target_names.iter().any(|n| n == v);
+    }
+    let greeted: Vec<&Sentence> = ctx.sentences.iter().filter(|s| s.greeting).collect();
+    if greeted.is_empty() || sentence.greeting {
+        return true;
+    }
+    let everyone = [
+        "all",
+        "both",
+        "everyone",
+        "team",
+        "folks",
+        "colleagues",
+        "there",
+        "everybody",
+        "you",
+    ];
+    greeted.iter().any(|g| {
+        let words: Vec<&str> = g
+            .norm
+            .split(|ch: char| !ch.is_alphanumeric() && ch != '\'')
+            .filter(|w| !w.is_empty())
+            .collect();
+        let names_anyone = words.iter().any(|w| is_first_name(ctx.dir, w));
+        // Greeted by name: only those named (or "all") are addressed.
+        !names_anyone
+            || words.iter().any(|w| everyone.contains(w))
+            || words.iter().any(|w| target_names.iter().any(|n| n == w))
+    })
+}
+
+/// Officers referred to in a sentence by name (first, last or full).
+pub fn officers_named(dir: &Directory, norm: &str) -> Vec<PersonId> {
+    let words: Vec<&str> = norm
+        .split(|ch: char| !ch.is_alphanumeric() && ch != '\'')
+        .filter(|w| !w.is_empty())
+        .map(|w| w.trim_end_matches("'s"))
+        .collect();
+    dir.people
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.is_officer())
+        .filter(|(_, p)| {
+            p.name
+                .split_whitespace()
+                .map(super::lexicon::normalise)
+                .any(|part| part.len() > 1 && words.contains(&part.as_str()))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Whether a sentence names a councillor (and no officer) — criticism of a
+/// fellow councillor is not criticism of an officer.
+pub fn councillors_named(dir: &Directory, norm: &str) -> bool {
+    let words: Vec<&str> = norm
+        .split(|ch: char| !ch.is_alphanumeric() && ch != '\'')
+        .filter(|w| !w.is_empty())
+        .map(|w| w.trim_end_matches("'s"))
+        .collect();
+    words
+        .iter()
+        .any(|w| *w == "cllr" || *w == "councillor" || *w == "councillors")
+        || dir.people.iter().filter(|p| p.is_councillor()).any(|p| {
+            p.name
+                .split_whitespace()
+                .skip(1)
+                .map(super::lexicon::normalise)
+                .any(|part| words.contains(&part.as_str()))
+        })
+}
+
+/// The sentence plus its neighbours in the same paragraph.
+pub fn window(sentences: &[Sentence], i: usize) -> impl Iterator<Item = &Sentence> {
+    let p = sentences[i].paragraph;
+    let lo = i.saturating_sub(1);
+    let hi = (i + 2).min(sentences.len());
+    sentences[lo..hi].iter().filter(move |s| s.paragraph == p)
+}

@@ -1,0 +1,88 @@
+//! `staffing`: the message is about a member of staff — their conduct,
+//! capability, timekeeping, absence, appraisal, grievance, discipline,
+//! recruitment, or a complaint about them — even when phrased as an
+//! innocent question. Words with an everyday sense ("performance",
+//! "hours", "complaint about", "hire") count only in a sentence that also
+//! refers to a person who could be staff, and known other senses ("the
+//! performance of the boiler", "hall hire", "option appraisal") are set
+//! aside first.
+
+use super::{Ctx, Finding, officers_named};
+
+pub const LISTS: &[&str] = &[
+    "staffing.person_terms",
+    "staffing.topics",
+    "staffing.person_bound",
+    "staffing.other_senses",
+];
+
+const NOT_STAFF: &[&str] = &[
+    "contractor",
+    "contractors",
+    "company",
+    "firm",
+    "supplier",
+    "builder",
+    "resident",
+    "residents",
+    "volunteer",
+    "volunteers",
+    "councillor",
+    "councillors",
+    "cllr",
+    "member of the public",
+    "tenant",
+    "hirer",
+    "hirers",
+    "the club",
+    "the school",
+    "pupils",
+    "children",
+    "the band",
+    "performers",
+];
+
+pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
+    let lex = ctx.lex;
+    let topics = lex.list("staffing.topics");
+    let bound = lex.list("staffing.person_bound");
+    let persons = lex.list("staffing.person_terms");
+    let mut evidence = Vec::new();
+    let subject = crate::policy::lexicon::normalise(&ctx.analysis.subject);
+    let texts = std::iter::once((None, subject.clone())).chain(
+        ctx.sentences
+            .iter()
+            .filter(|s| !s.greeting)
+            .map(|s| (Some(s.text.clone()), s.norm.clone())),
+    );
+    for (text, norm) in texts {
+        let mut n = norm.clone();
+        for (a, b) in lex
+            .list("staffing.other_senses")
+            .ranges(&norm)
+            .into_iter()
+            .rev()
+        {
+            n.replace_range(a..b, " ");
+        }
+        let person = !officers_named(ctx.dir, &n).is_empty() || persons.is_match(&n);
+        let not_staff =
+            NOT_STAFF.iter().any(|t| n.contains(t)) && officers_named(ctx.dir, &n).is_empty();
+        let hit = topics.ranges(&n).into_iter().find(|&(a, b)| {
+            let w = &n[a..b];
+            let needs_person = bound
+                .entries
+                .iter()
+                .any(|e| crate::policy::lexicon::normalise(e) == w.trim());
+            !needs_person || (person && !not_staff)
+        });
+        if let Some((a, b)) = hit {
+            let found = n[a..b].trim().to_string();
+            match text {
+                Some(t) => evidence.push(format!("{t} (\"{found}\")")),
+                None => evidence.push(format!("Subject: {} (\"{found}\")", ctx.analysis.subject)),
+            }
+        }
+    }
+    Finding::from_sentences(evidence)
+}

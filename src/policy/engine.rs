@@ -1,0 +1,563 @@
+//! Evaluating the rules of a snapshot on one message.
+//!
+//! Pure: the envelope, the message bytes, the snapshot and a time in, a
+//! [`Verdict`] out. Actions compose: reject beats hold beats deliver, and
+//! copies, redirects, annotations and flags all apply (a held message keeps
+//! them for when it is released).
+
+use chrono::{DateTime, Utc};
+
+use super::Snapshot;
+use super::detectors::{self, Ctx, Rcpt};
+use super::directory::{Directory, Party, PersonId, Position, Role};
+use super::rules::{Action, Mode, PartyCond, RecipientCond, RoleSel, Rule, Scope};
+use super::sentences::{Sentence, sentences};
+use super::verdict::{Decision, RuleHit, Verdict};
+use crate::envelope::Envelope;
+use crate::message::Analysis;
+use crate::message::rewrite::{self, Changes};
+
+fn party_matches(dir: &Directory, address: &str, cond: &PartyCond) -> bool {
+    let party = dir.classify(address);
+    let person = match party {
+        Party::Person(id) => Some(dir.person(id)),
+        _ => None,
+    };
+    if let Some(role) = cond.role {
+        let ok = match role {
+            RoleSel::Any => true,
+            RoleSel::Councillor => person.is_some_and(|p| p.role == Role::Councillor),
+            RoleSel::Officer => person.is_some_and(|p| p.role == Role::Officer),
+            RoleSel::Person => person.is_some(),
+            RoleSel::CouncilMailbox => party == Party::CouncilMailbox,
+            RoleSel::Council => matches!(party, Party::Person(_) | Party::CouncilMailbox),
+            RoleSel::Media => party == Party::Media,
+            RoleSel::External => matches!(party, Party::External | Party::Media),
+        };
+        if !ok {
+            return false;
+        }
+    }
+    if !cond.positions.is_empty()
+        && !person.is_some_and(|p| cond.positions.iter().any(|x| p.has(*x)))
+    {
+        return false;
+    }
+    if person.is_some_and(|p| cond.not_positions.iter().any(|x| p.has(*x))) {
+        return false;
+    }
+    if let Some(j) = cond.junior
+        && person.is_some_and(|p| p.is_junior_officer()) != j
+    {
+        return false;
+    }
+    if !cond.addresses.is_empty()
+        && !cond
+            .addresses
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(address))
+    {
+        return false;
+    }
+    if !cond.domains.is_empty() {
+        let d = super::directory::domain_of(address);
+        if !cond
+            .domains
+            .iter()
+            .any(|x| crate::settings::domain_matches(x, d))
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// Recipients (indexes) matching a condition; `None` when it fails.
+fn recipient_cond(
+    dir: &Directory,
+    rcpts: &[Rcpt],
+    sender: Option<PersonId>,
+    c: &RecipientCond,
+) -> Option<Vec<usize>> {
+    if !c.any_of.is_empty() {
+        let mut all = Vec::new();
+        let mut any = false;
+        for alt in &c.any_of {
+            if let Some(m) = recipient_cond(dir, rcpts, sender, alt) {
+                any = true;
+                all.extend(m);
+            }
+        }
+        all.sort_unstable();
+        all.dedup();
+        return any.then_some(all);
+    }
+    let party = c.party();
+    let matches: Vec<usize> = rcpts
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| sender.is_none() || r.person != sender)
+        .filter(|(_, r)| match c.scope {
+            Scope::Any => true,
+            Scope::Visible => r.visible,
+            Scope::Bcc => !r.visible,
+        })
+        .filter(|(_, r)| party_matches(dir, &r.address, &party))
+        .map(|(i, _)| i)
+        .collect();
+    // Count people, not addresses: two addresses of one person are one.
+    let mut people: Vec<String> = matches
+        .iter()
+        .map(|&i| match rcpts[i].person {
+            Some(p) => format!("p{p}"),
+            None => rcpts[i].address.clone(),
+        })
+        .collect();
+    people.sort();
+    people.dedup();
+    if c.absent {
+        return matches.is_empty().then(Vec::new);
+    }
+    (people.len() >= c.min.unwrap_or(1)).then_some(matches)
+}
+
+fn describe(dir: &Directory, address: &str) -> String {
+    match dir.classify(address) {
+        Party::Person(id) => {
+            let p = dir.person(id);
+            let what = if p.has(Position::ProperOfficer) {
+                "the Proper Officer".to_string()
+            } else if p.is_junior_officer() {
+                "junior officer".to_string()
+            } else {
+                p.role.as_str().to_string()
+            };
+            format!("{} <{address}> ({what})", p.name)
+        }
+        Party::CouncilMailbox => format!("<{address}> (council mailbox)"),
+        Party::Media => format!("<{address}> (media)"),
+        Party::External => format!("<{address}> (external)"),
+    }
+}
+
+/// What one rule concluded.
+struct Fired<'r> {
+    rule: &'r Rule,
+    targets: Vec<usize>,
+    evidence: Vec<String>,
+}
+
+fn exempt(
+    dir: &Directory,
+    sender: PersonId,
+    officer: PersonId,
+    subject: &str,
+    today: chrono::NaiveDate,
+) -> bool {
+    let subject = subject.to_lowercase();
+    dir.exemptions.iter().any(|e| {
+        e.councillor == sender
+            && e.officer == officer
+            && today <= e.until
+            && subject.contains(&e.matter)
+    })
+}
+
+struct Inputs<'a> {
+    snapshot: &'a Snapshot,
+    analysis: &'a Analysis,
+    sentences: &'a [Sentence],
+    rcpts: &'a [Rcpt],
+    sender_address: &'a str,
+    sender: Option<PersonId>,
+    today: chrono::NaiveDate,
+}
+
+fn evaluate_rule<'r>(rule: &'r Rule, inp: &Inputs<'_>) -> Option<Fired<'r>> {
+    let dir = &inp.snapshot.directory;
+    let def = &rule.def;
+    let mut evidence = Vec::new();
+    if let Some(s) = &def.sender {
+        if !party_matches(dir, inp.sender_address, s) {
+            return None;
+        }
+        evidence.push(format!("sender: {}", describe(dir, inp.sender_address)));
+    }
+    if let Some(kind) = &def.period {
+        let current = dir
+            .periods
+            .iter()
+            .find(|p| p.kind == *kind && p.start <= inp.today && inp.today <= p.end)?;
+        evidence.push(format!(
+            "period: {} ({} to {})",
+            current.name, current.start, current.end
+        ));
+    }
+    let mut targets: Option<Vec<usize>> = None;
+    let mut first_present: Option<Vec<usize>> = None;
+    for c in &def.recipients {
+        let m = recipient_cond(dir, inp.rcpts, inp.sender, c)?;
+        if c.absent {
+            let what = match (c.positions.first(), c.role) {
+                (Some(p), _) => p.as_str().to_string(),
+                (None, Some(r)) => format!("{r:?}").to_lowercase(),
+                _ => "matching".into(),
+            };
+            evidence.push(format!("no recipient is the {what}"));
+            continue;
+        }
+        for &i in &m {
+            let scope = if inp.rcpts[i].visible { "" } else { ", BCC" };
+            let line = format!("recipient: {}{scope}", describe(dir, &inp.rcpts[i].address));
+            if !evidence.contains(&line) {
+                evidence.push(line);
+            }
+        }
+        if c.target {
+            targets
+                .get_or_insert_with(Vec::new)
+                .extend(m.iter().copied());
+        }
+        if first_present.is_none() {
+            first_present = Some(m);
+        }
+    }
+    let mut targets = targets.or(first_present).unwrap_or_default();
+    // Exemptions lift the rule for the councillor–officer pairs they name.
+    if def.exemptible
+        && let Some(s) = inp.sender
+        && dir.person(s).is_councillor()
+    {
+        let before = targets.len();
+        targets.retain(|&i| match inp.rcpts[i].person {
+            Some(o) => !exempt(dir, s, o, &inp.analysis.subject, inp.today),
+            None => true,
+        });
+        if before > 0 && targets.is_empty() {
+            return None;
+        }
+        if targets.len() < before {
+            evidence.push("an exemption covers some of the officers addressed".into());
+        }
+    }
+    let a = inp.analysis;
+    if let Some(set) = &rule.subject {
+        if !set.is_match(&a.subject) {
+            return None;
+        }
+        evidence.push(format!("Subject: {}", a.subject));
+    }
+    if let Some(set) = &rule.body {
+        let hit = inp.sentences.iter().find(|s| set.is_match(&s.text))?;
+        evidence.push(hit.text.clone());
+    }
+    for (name, set) in &rule.headers {
+        let v = a.header(name).find(|v| set.is_match(v))?;
+        evidence.push(format!("{name}: {v}"));
+    }
+    if let Some(set) = &rule.attachment_name {
+        let at = a.attachments.iter().find(|x| set.is_match(&x.name))?;
+        evidence.push(format!("attachment: {}", at.name));
+    }
+    if let Some(set) = &rule.attachment_type {
+        let at = a
+            .attachments
+            .iter()
+            .find(|x| set.is_match(&x.content_type))?;
+        evidence.push(format!("attachment: {} ({})", at.name, at.content_type));
+    }
+    for d in &def.detectors {
+        let ctx = Ctx {
+            analysis: a,
+            sentences: inp.sentences,
+            dir,
+            lex: &inp.snapshot.lexicon,
+            sender: inp.sender,
+            recipients: inp.rcpts,
+            targets: &targets,
+        };
+        let finding = detectors::run(d, &ctx)?;
+        evidence.extend(finding.evidence);
+        if let Some(t) = finding.targets {
+            targets = t;
+        }
+    }
+    Some(Fired {
+        rule,
+        targets,
+        evidence,
+    })
+}
+
+/// Judges one message.
+pub fn evaluate(
+    snapshot: &Snapshot,
+    envelope: &Envelope,
+    raw: &[u8],
+    now: DateTime<Utc>,
+) -> Verdict {
+    let dir = &snapshot.directory;
+    let lex = &snapshot.lexicon;
+    let disclaimer = lex.list("disclaimer.phrases");
+    let is_disclaimer = |p: &str| disclaimer.is_match(&super::lexicon::normalise(p));
+    let analysis = Analysis::new(raw, &is_disclaimer);
+    let sentences = sentences(&analysis.split.new_text, lex);
+    let today = now.with_timezone(&chrono_tz::Europe::London).date_naive();
+
+    // The author: the From header when it names a directory person, else
+    // the envelope sender.
+    let sender_address = analysis
+        .from
+        .iter()
+        .find(|f| dir.person_id(f).is_some())
+        .cloned()
+        .unwrap_or_else(|| envelope.mail_from.to_lowercase());
+    let sender = dir.person_id(&sender_address);
+    let rcpts: Vec<Rcpt> = envelope
+        .rcpt_to
+        .iter()
+        .map(|r| {
+            let person = dir.person_id(r);
+            let visible = analysis.is_visible(r)
+                || person
+                    .is_some_and(|p| analysis.visible.iter().any(|v| dir.person_id(v) == Some(p)));
+            Rcpt {
+                address: r.clone(),
+                person,
+                visible,
+            }
+        })
+        .collect();
+    let inputs = Inputs {
+        snapshot,
+        analysis: &analysis,
+        sentences: &sentences,
+        rcpts: &rcpts,
+        sender_address: &sender_address,
+        sender,
+        today,
+    };
+    let fired: Vec<Fired<'_>> = snapshot
+        .rules
+        .iter()
+        .filter(|r| r.def.enabled)
+        .filter_map(|r| evaluate_rule(r, &inputs))
+        .collect();
+    compose(snapshot, envelope, raw, &analysis, &rcpts, sender, fired)
+}
+
+fn compose(
+    snapshot: &Snapshot,
+    envelope: &Envelope,
+    raw: &[u8],
+    analysis: &Analysis,
+    rcpts: &[Rcpt],
+    sender: Option<PersonId>,
+    fired: Vec<Fired<'_>>,
+) -> Verdict {
+    let dir = &snapshot.directory;
+    let mut verdict = Verdict::deliver_unchanged(envelope, &snapshot.version);
+    if fired.is_empty() {
+        return verdict;
+    }
+    let mut changes = Changes::default();
+    let mut removed: Vec<usize> = Vec::new();
+    let mut added: Vec<(String, String)> = Vec::new(); // (address, display name)
+    let mut enforced = Vec::new();
+    let mut monitored = Vec::new();
+    let present = |person: PersonId, added: &[(String, String)], removed: &[usize]| {
+        rcpts
+            .iter()
+            .enumerate()
+            .any(|(i, r)| r.person == Some(person) && !removed.contains(&i))
+            || added.iter().any(|(a, _)| dir.person_id(a) == Some(person))
+    };
+    for f in &fired {
+        let def = &f.rule.def;
+        let monitor = def.mode == Mode::Monitor;
+        verdict.rules.push(RuleHit {
+            id: def.id.clone(),
+            action: if monitor {
+                format!("monitor ({})", def.action.as_str())
+            } else {
+                def.action.as_str().to_string()
+            },
+            evidence: f.evidence.clone(),
+        });
+        if monitor {
+            monitored.push(def.id.clone());
+            continue;
+        }
+        enforced.push(def.id.clone());
+        // Who a copy or redirect goes to.
+        let recipients_for = |to: &str| -> Vec<(String, String, Option<PersonId>)> {
+            match to {
+                "proper-officer" => {
+                    let po = dir.proper_officer();
+                    vec![(
+                        dir.person(po).primary_address().to_string(),
+                        dir.person(po).name.clone(),
+                        Some(po),
+                    )]
+                }
+                "deputy" => dir
+                    .deputies()
+                    .map(|d| {
+                        (
+                            dir.person(d).primary_address().to_string(),
+                            dir.person(d).name.clone(),
+                            Some(d),
+                        )
+                    })
+                    .collect(),
+                "manager" => f
+                    .targets
+                    .iter()
+                    .filter_map(|&i| rcpts[i].person)
+                    .filter_map(|p| dir.manager_of(p))
+                    .map(|(addr, m)| (addr.to_string(), dir.person(m).name.clone(), Some(m)))
+                    .collect(),
+                addr => vec![(addr.to_string(), String::new(), dir.person_id(addr))],
+            }
+        };
+        match def.action {
+            Action::Reject => {
+                verdict.decision = Decision::Reject;
+                verdict.reject_reason.get_or_insert_with(|| {
+                    def.reason.clone().unwrap_or_else(|| {
+                        format!(
+                            "Refused under the council protocol: {} ({})",
+                            def.title, def.id
+                        )
+                    })
+                });
+            }
+            Action::Hold => {
+                if verdict.decision != Decision::Reject {
+                    verdict.decision = Decision::Hold;
+                }
+            }
+            Action::Flag => {}
+            Action::Annotate => {
+                let template = def.annotation.clone().unwrap_or_default();
+                if template.contains("{name}") {
+                    let mut names: Vec<String> = f
+                        .targets
+                        .iter()
+                        .map(|&i| match rcpts[i].person {
+                            Some(p) => dir.person(p).name.clone(),
+                            None => rcpts[i].address.clone(),
+                        })
+                        .collect();
+                    names.dedup();
+                    for n in names {
+                        changes.footer.push(template.replace("{name}", &n));
+                    }
+                } else {
+                    changes.footer.push(template);
+                }
+            }
+            Action::Copy => {
+                for (addr, name, person) in recipients_for(def.to.as_deref().unwrap_or("")) {
+                    let already = match person {
+                        Some(p) => present(p, &added, &removed) || sender == Some(p),
+                        None => envelope
+                            .rcpt_to
+                            .iter()
+                            .any(|r| r.eq_ignore_ascii_case(&addr)),
+                    };
+                    if already || added.iter().any(|(a, _)| a.eq_ignore_ascii_case(&addr)) {
+                        continue;
+                    }
+                    let who = if name.is_empty() {
+                        addr.clone()
+                    } else {
+                        name.clone()
+                    };
+                    changes.footer.push(format!(
+                        "Council protocol: {who} has been copied in on this message ({}: {}).",
+                        def.id, def.title
+                    ));
+                    added.push((addr, name));
+                }
+            }
+            Action::Redirect => {
+                let gone: Vec<usize> = f
+                    .targets
+                    .iter()
+                    .copied()
+                    .filter(|i| !removed.contains(i))
+                    .collect();
+                let names: Vec<String> = gone
+                    .iter()
+                    .map(|&i| match rcpts[i].person {
+                        Some(p) => dir.person(p).name.clone(),
+                        None => rcpts[i].address.clone(),
+                    })
+                    .collect();
+                removed.extend(gone.iter().copied());
+                let mut to_names = Vec::new();
+                for (addr, name, person) in recipients_for(def.to.as_deref().unwrap_or("")) {
+                    to_names.push(if name.is_empty() {
+                        addr.clone()
+                    } else {
+                        name.clone()
+                    });
+                    let already = match person {
+                        Some(p) => present(p, &added, &removed),
+                        None => envelope
+                            .rcpt_to
+                            .iter()
+                            .any(|r| r.eq_ignore_ascii_case(&addr)),
+                    };
+                    if !already && !added.iter().any(|(a, _)| a.eq_ignore_ascii_case(&addr)) {
+                        added.push((addr, name));
+                    }
+                }
+                if !names.is_empty() {
+                    let text = format!(
+                        "Council protocol: this message was addressed to {} and has been sent to {} instead ({}: {}).",
+                        names.join(", "),
+                        to_names.join(", "),
+                        def.id,
+                        def.title
+                    );
+                    changes.footer.push(text.clone());
+                    verdict.sender_notices.push(text);
+                }
+            }
+        }
+    }
+    // Final envelope: originals less the redirected, plus copies.
+    let mut recipients: Vec<String> = rcpts
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !removed.contains(i))
+        .map(|(_, r)| r.address.clone())
+        .collect();
+    for (addr, name) in &added {
+        if !recipients.iter().any(|r| r.eq_ignore_ascii_case(addr)) {
+            recipients.push(addr.clone());
+        }
+        // No silent copies: everyone added is in the Cc header.
+        if !analysis.is_visible(addr) {
+            changes.cc.push((name.clone(), addr.clone()));
+        }
+    }
+    if !enforced.is_empty() {
+        changes
+            .headers
+            .push(("X-Council-Protocol".into(), enforced.join(", ")));
+    }
+    if !monitored.is_empty() {
+        changes
+            .headers
+            .push(("X-Council-Protocol-Monitor".into(), monitored.join(", ")));
+    }
+    verdict.annotations = changes.footer.clone();
+    verdict.recipients = recipients;
+    if !changes.is_empty() {
+        verdict.message = Some(rewrite::apply(raw, &changes));
+    }
+    verdict
+}
