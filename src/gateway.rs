@@ -9,7 +9,8 @@ use chrono::Utc;
 use tracing::{info, warn};
 
 use crate::envelope::Envelope;
-use crate::policy::{Decision, PolicyHandle};
+use crate::policy::rules::Action;
+use crate::policy::{Decision, PolicyHandle, Snapshot, Verdict};
 use crate::queue::Queue;
 use crate::queue::spool::{Recipient, RecipientState, Spool, SpoolEntry};
 use crate::settings::Settings;
@@ -33,6 +34,76 @@ impl Gateway {
         self.policy.load().directory.is_council_domain(domain)
     }
 
+    /// Tells the sender what happened to their message (redirects, and
+    /// holds where the rule says so), unless the message was automatic.
+    async fn notify_sender(
+        &self,
+        envelope: &Envelope,
+        message: &[u8],
+        verdict: &Verdict,
+        snapshot: &Snapshot,
+    ) {
+        let council = snapshot.directory.council_name.as_str();
+        let headers = crate::notice::header_fields(message);
+        if crate::notice::must_not_answer(&envelope.mail_from, &headers) {
+            return;
+        }
+        let subject = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("Subject"))
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        let message_id = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("Message-ID"))
+            .map(|(_, v)| v.as_str());
+        let mut body = String::new();
+        let title = match verdict.decision {
+            Decision::Hold => {
+                body.push_str("Your message has been held for review by the Proper Officer (the Clerk) under the council's councillor-officer protocol. It has not been delivered yet.\n\n");
+                format!("Held for review: {subject}")
+            }
+            _ => format!("Redirected under the council protocol: {subject}"),
+        };
+        for n in &verdict.sender_notices {
+            body.push_str(n);
+            body.push_str("\n\n");
+        }
+        for hit in &verdict.rules {
+            if let Some(rule) = snapshot.rules.iter().find(|r| r.def.id == hit.id) {
+                body.push_str(&format!("{} ({})\n", rule.def.title, rule.def.id));
+                if !rule.def.source.is_empty() {
+                    body.push_str(&format!("{}:\n", rule.def.source));
+                }
+                body.push_str(&format!("  \"{}\"\n\n", rule.def.reference.trim()));
+            }
+        }
+        if verdict.decision == Decision::Hold {
+            body.push_str("What happens next: the Proper Officer will release it, send it on to the right person, or return it to you with a note. You do not need to send it again.\n");
+        }
+        let notice = crate::notice::build(
+            &self.hostname,
+            &self.postmaster,
+            council,
+            &envelope.mail_from,
+            &title,
+            &body,
+            message_id,
+        );
+        if let Err(e) = self
+            .queue
+            .enqueue(
+                "",
+                std::slice::from_ref(&envelope.mail_from),
+                Arc::new(notice),
+                None,
+            )
+            .await
+        {
+            warn!(error = %e, "cannot queue sender notice");
+        }
+    }
+
     /// Judges and stores a received message; the reply is what the client
     /// is told. `message` already carries our `Received:` header.
     pub async fn receive(&self, envelope: Envelope, message: Vec<u8>, queue_id: &str) -> Reply {
@@ -45,78 +116,96 @@ impl Gateway {
             policy = %verdict.snapshot_version,
             "verdict"
         );
-        match verdict.decision {
+        let notify_hold = verdict.decision == Decision::Hold
+            && verdict.rules.iter().any(|h| {
+                snapshot.rules.iter().any(|r| {
+                    r.def.id == h.id && r.def.notify_sender && r.def.action == Action::Hold
+                })
+            });
+        let notify = notify_hold || !verdict.sender_notices.is_empty();
+        let reply = match verdict.decision {
             Decision::Reject => {
                 let reason = verdict
                     .reject_reason
                     .clone()
                     .unwrap_or_else(|| "Message refused by council protocol".into());
-                Reply::new(550, "5.7.1", reason)
+                return Reply::new(550, "5.7.1", reason);
             }
-            Decision::Hold => {
-                let bytes = verdict.message.clone().unwrap_or(message);
-                let now = Utc::now().timestamp();
-                let entry = SpoolEntry {
-                    id: queue_id.to_string(),
-                    mail_from: envelope.mail_from.clone(),
-                    recipients: verdict
-                        .recipients
-                        .iter()
-                        .map(|r| Recipient {
-                            address: r.clone(),
-                            state: RecipientState::Pending,
-                            last_error: None,
-                        })
-                        .collect(),
-                    created: now,
-                    attempts: 0,
-                    next_attempt: now,
-                    message_id: None,
-                    received: Some(envelope),
-                    detail: serde_json::to_value(&verdict).ok(),
-                };
-                let held = self.held.clone();
-                let stored = tokio::task::spawn_blocking(move || held.store(&entry, &bytes)).await;
-                match stored {
-                    Ok(Ok(())) => Reply::new(
-                        250,
-                        "2.6.0",
-                        format!(
-                            "Held for review by the Proper Officer under the council protocol ({}); id {queue_id}",
-                            rules.join(", ")
-                        ),
+            Decision::Hold => match self.hold(&envelope, &message, &verdict, queue_id).await {
+                Ok(()) => Reply::new(
+                    250,
+                    "2.6.0",
+                    format!(
+                        "Held for review by the Proper Officer under the council protocol ({}); id {queue_id}",
+                        rules.join(", ")
                     ),
-                    Ok(Err(e)) => {
-                        warn!(error = %e, "cannot store held message");
-                        temp_failure()
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "held store task failed");
-                        temp_failure()
-                    }
+                ),
+                Err(e) => {
+                    warn!(error = %e, "cannot store held message");
+                    return temp_failure();
                 }
-            }
+            },
             Decision::Deliver => {
-                let bytes = Arc::new(verdict.message.clone().unwrap_or(message));
+                let bytes = Arc::new(verdict.message.clone().unwrap_or_else(|| message.clone()));
                 match self
                     .queue
                     .enqueue_as(
                         queue_id.to_string(),
-                        &envelope.mail_from.clone(),
+                        &envelope.mail_from,
                         &verdict.recipients,
                         bytes,
-                        Some(envelope),
+                        Some(envelope.clone()),
                     )
                     .await
                 {
                     Ok(id) => Reply::new(250, "2.0.0", format!("Queued as {id}")),
                     Err(e) => {
                         warn!(error = %e, "cannot spool message");
-                        temp_failure()
+                        return temp_failure();
                     }
                 }
             }
+        };
+        if notify {
+            self.notify_sender(&envelope, &message, &verdict, &snapshot)
+                .await;
         }
+        reply
+    }
+
+    /// Stores a held message (with its pending changes) durably.
+    async fn hold(
+        &self,
+        envelope: &Envelope,
+        message: &[u8],
+        verdict: &Verdict,
+        queue_id: &str,
+    ) -> std::io::Result<()> {
+        let bytes = verdict.message.clone().unwrap_or_else(|| message.to_vec());
+        let now = Utc::now().timestamp();
+        let entry = SpoolEntry {
+            id: queue_id.to_string(),
+            mail_from: envelope.mail_from.clone(),
+            recipients: verdict
+                .recipients
+                .iter()
+                .map(|r| Recipient {
+                    address: r.clone(),
+                    state: RecipientState::Pending,
+                    last_error: None,
+                })
+                .collect(),
+            created: now,
+            attempts: 0,
+            next_attempt: now,
+            message_id: None,
+            received: Some(envelope.clone()),
+            detail: serde_json::to_value(verdict).ok(),
+        };
+        let held = self.held.clone();
+        tokio::task::spawn_blocking(move || held.store(&entry, &bytes))
+            .await
+            .map_err(|e| std::io::Error::other(format!("held store task failed: {e}")))?
     }
 }
 

@@ -24,6 +24,7 @@ pub mod delivery;
 pub mod envelope;
 pub mod gateway;
 pub mod message;
+pub mod notice;
 pub mod policy;
 pub mod queue;
 pub mod server;

@@ -219,12 +219,17 @@ fn header_edit(part: &mail_parser::MessagePart<'_>, name: &str, line: String) ->
             end: h.offset_end() as usize,
             bytes: line.into_bytes(),
         },
-        // At the top of the part's header block.
-        None => Edit {
-            start: part.offset_header as usize,
-            end: part.offset_header as usize,
-            bytes: line.into_bytes(),
-        },
+        // At the end of the part's header block, before the blank line.
+        None => {
+            let at = (part.offset_body as usize)
+                .saturating_sub(2)
+                .max(part.offset_header as usize);
+            Edit {
+                start: at,
+                end: at,
+                bytes: line.into_bytes(),
+            }
+        }
     }
 }
 

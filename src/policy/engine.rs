@@ -346,6 +346,37 @@ pub fn evaluate(
     compose(snapshot, envelope, raw, &analysis, &rcpts, sender, fired)
 }
 
+/// Who a copy or redirect goes to: (address, name, person).
+fn destinations(
+    dir: &Directory,
+    rcpts: &[Rcpt],
+    targets: &[usize],
+    removed: &[usize],
+    to: &str,
+) -> Vec<(String, String, Option<PersonId>)> {
+    let person = |p: PersonId| {
+        (
+            dir.person(p).primary_address().to_string(),
+            dir.person(p).name.clone(),
+            Some(p),
+        )
+    };
+    match to {
+        "proper-officer" => vec![person(dir.proper_officer())],
+        "deputy" => dir.deputies().map(person).collect(),
+        // A manager as the directory writes their address; not for an
+        // officer the message no longer goes to.
+        "manager" => targets
+            .iter()
+            .filter(|i| !removed.contains(i))
+            .filter_map(|&i| rcpts[i].person)
+            .filter_map(|p| dir.manager_of(p))
+            .map(|(addr, m)| (addr.to_string(), dir.person(m).name.clone(), Some(m)))
+            .collect(),
+        addr => vec![(addr.to_string(), String::new(), dir.person_id(addr))],
+    }
+}
+
 fn compose(
     snapshot: &Snapshot,
     envelope: &Envelope,
@@ -372,6 +403,7 @@ fn compose(
             .any(|(i, r)| r.person == Some(person) && !removed.contains(&i))
             || added.iter().any(|(a, _)| dir.person_id(a) == Some(person))
     };
+    // Report every rule that fired, in the order of the rules file.
     for f in &fired {
         let def = &f.rule.def;
         let monitor = def.mode == Mode::Monitor;
@@ -386,40 +418,20 @@ fn compose(
         });
         if monitor {
             monitored.push(def.id.clone());
-            continue;
+        } else {
+            enforced.push(def.id.clone());
         }
-        enforced.push(def.id.clone());
-        // Who a copy or redirect goes to.
-        let recipients_for = |to: &str| -> Vec<(String, String, Option<PersonId>)> {
-            match to {
-                "proper-officer" => {
-                    let po = dir.proper_officer();
-                    vec![(
-                        dir.person(po).primary_address().to_string(),
-                        dir.person(po).name.clone(),
-                        Some(po),
-                    )]
-                }
-                "deputy" => dir
-                    .deputies()
-                    .map(|d| {
-                        (
-                            dir.person(d).primary_address().to_string(),
-                            dir.person(d).name.clone(),
-                            Some(d),
-                        )
-                    })
-                    .collect(),
-                "manager" => f
-                    .targets
-                    .iter()
-                    .filter_map(|&i| rcpts[i].person)
-                    .filter_map(|p| dir.manager_of(p))
-                    .map(|(addr, m)| (addr.to_string(), dir.person(m).name.clone(), Some(m)))
-                    .collect(),
-                addr => vec![(addr.to_string(), String::new(), dir.person_id(addr))],
-            }
-        };
+    }
+    // Apply enforced actions, redirects first so that copies know who no
+    // longer receives the message.
+    let mut order: Vec<&Fired<'_>> = fired
+        .iter()
+        .filter(|f| f.rule.def.mode == Mode::Enforce)
+        .collect();
+    order.sort_by_key(|f| f.rule.def.action != Action::Redirect);
+    for f in order {
+        let def = &f.rule.def;
+        let to = def.to.as_deref().unwrap_or("");
         match def.action {
             Action::Reject => {
                 verdict.decision = Decision::Reject;
@@ -441,15 +453,16 @@ fn compose(
             Action::Annotate => {
                 let template = def.annotation.clone().unwrap_or_default();
                 if template.contains("{name}") {
-                    let mut names: Vec<String> = f
-                        .targets
-                        .iter()
-                        .map(|&i| match rcpts[i].person {
+                    let mut names: Vec<String> = Vec::new();
+                    for &i in &f.targets {
+                        let n = match rcpts[i].person {
                             Some(p) => dir.person(p).name.clone(),
                             None => rcpts[i].address.clone(),
-                        })
-                        .collect();
-                    names.dedup();
+                        };
+                        if !names.contains(&n) {
+                            names.push(n);
+                        }
+                    }
                     for n in names {
                         changes.footer.push(template.replace("{name}", &n));
                     }
@@ -458,7 +471,7 @@ fn compose(
                 }
             }
             Action::Copy => {
-                for (addr, name, person) in recipients_for(def.to.as_deref().unwrap_or("")) {
+                for (addr, name, person) in destinations(dir, rcpts, &f.targets, &removed, to) {
                     let already = match person {
                         Some(p) => present(p, &added, &removed) || sender == Some(p),
                         None => envelope
@@ -497,7 +510,7 @@ fn compose(
                     .collect();
                 removed.extend(gone.iter().copied());
                 let mut to_names = Vec::new();
-                for (addr, name, person) in recipients_for(def.to.as_deref().unwrap_or("")) {
+                for (addr, name, person) in destinations(dir, rcpts, &f.targets, &removed, to) {
                     to_names.push(if name.is_empty() {
                         addr.clone()
                     } else {
