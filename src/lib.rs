@@ -22,6 +22,7 @@
 pub mod check;
 pub mod delivery;
 pub mod envelope;
+pub mod fixtures;
 pub mod gateway;
 pub mod message;
 pub mod notice;

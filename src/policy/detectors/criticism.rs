@@ -31,10 +31,8 @@ const NOT_OFFICERS: &[&str] = &[
     "the club",
 ];
 
-fn officer_reference(ctx: &Ctx<'_>, norm: &str) -> bool {
-    if !officers_named(ctx.dir, norm).is_empty() {
-        return true;
-    }
+/// An officer referred to by a role word ("the clerk", "the office").
+fn officer_term(ctx: &Ctx<'_>, norm: &str) -> bool {
     let terms = ctx.lex.list("criticism.officer_terms");
     terms.ranges(norm).into_iter().any(|(a, b)| {
         let w = norm[a..b].trim();
@@ -58,11 +56,16 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
             previous_paragraph = s.paragraph;
         }
         let n = &s.norm;
-        let named = officer_reference(ctx, n);
+        // An officer named outright is the subject whatever else is said;
+        // a role word or a pronoun could be about someone else.
+        let by_name = !officers_named(ctx.dir, n).is_empty();
+        let by_term = officer_term(ctx, n);
         let pronoun = words(n).any(|w| PRONOUNS.contains(&w));
-        let other_subject = NOT_OFFICERS.iter().any(|t| n.contains(t))
-            || (councillors_named(ctx.dir, n) && officers_named(ctx.dir, n).is_empty());
-        let about_officer = (named || (pronoun && previous_officer)) && !other_subject;
+        let other_subject = !by_name
+            && (NOT_OFFICERS.iter().any(|t| n.contains(t)) || councillors_named(ctx.dir, n));
+        let named = by_name || by_term;
+        let about_officer =
+            by_name || ((by_term || (pronoun && previous_officer)) && !other_subject);
         if about_officer && let Some(j) = judgements.find(n) {
             evidence.push(format!("{} (\"{j}\")", s.text));
         }

@@ -6,7 +6,11 @@
 
 use super::{Ctx, Finding};
 
-pub const LISTS: &[&str] = &["employment.own_terms", "employment.role_changes"];
+pub const LISTS: &[&str] = &[
+    "employment.own_terms",
+    "employment.own_patterns",
+    "employment.role_changes",
+];
 
 const NEEDS_CHANGE: &[&str] = &[
     "my post",
@@ -50,6 +54,13 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
             } else {
                 true
             }
+        });
+        let hit = hit.or_else(|| {
+            ctx.lex
+                .list("employment.own_patterns")
+                .ranges(&s.norm)
+                .into_iter()
+                .next()
         });
         if let Some((a, b)) = hit {
             evidence.push(format!("{} (\"{}\")", s.text, s.norm[a..b].trim()));

@@ -434,6 +434,45 @@ pub fn directive_kind(c: &Clause<'_>, lex: &Lexicon) -> Option<&'static str> {
             "imperative"
         });
     }
+    // After a polite opener, whatever verb follows asks for something to be
+    // done, unless it asked for information (handled above) or is about the
+    // writer ("could I …").
+    if c.polite
+        && !c.rest.trim().is_empty()
+        && first_person.strip_prefix(&c.rest).is_none()
+        && !c.rest.starts_with("me ")
+        && !c.rest.starts_with("us ")
+    {
+        return Some("request for work");
+    }
+    // "I'd like a piece in the newsletter": wanting a thing done or made.
+    if !c.question {
+        for want in [
+            "i'd like",
+            "i would like",
+            "i want",
+            "i need",
+            "we need",
+            "i'd love",
+            "i would love",
+            "i'm after",
+            "i'm looking for",
+        ] {
+            if let Some(r) = c.rest.strip_prefix(want) {
+                let r = r.trim_start();
+                let determiner = [
+                    "a ", "an ", "the ", "some ", "this ", "that ", "these ", "those ", "more ",
+                    "another ", "all ",
+                ]
+                .iter()
+                .any(|d| r.starts_with(d));
+                let head: String = r.split_whitespace().take(4).collect::<Vec<_>>().join(" ");
+                if determiner && !lex.list("instruction.information_nouns").is_match(&head) {
+                    return Some("indirect request for work");
+                }
+            }
+        }
+    }
     if !c.question {
         if let Some((start, _)) = lex
             .list("instruction.impersonal_patterns")
@@ -475,6 +514,16 @@ pub fn directive_kind(c: &Clause<'_>, lex: &Lexicon) -> Option<&'static str> {
 /// A request of any kind: for work, information or help.
 pub fn is_request(c: &Clause<'_>, lex: &Lexicon) -> bool {
     if c.polite || directive_kind(c, lex).is_some() || is_information_request(c, lex) {
+        return true;
+    }
+    // "Could the website carry a story …?", "Can we get …?"
+    let modal = ["could", "can", "would", "will", "shall", "might"];
+    if c.question
+        && c.rest
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| modal.contains(&w))
+    {
         return true;
     }
     let asks = [
