@@ -147,16 +147,18 @@ def render(case):
 def toml_list(xs):
     return "[" + ", ".join('"' + x + '"' for x in xs) + "]"
 
+OUT = HERE
+
 def write(n, case):
     name = f"{n:03d}-{case['id']}"
-    with open(os.path.join(HERE, name + ".eml"), "wb") as f:
+    with open(os.path.join(OUT, name + ".eml"), "wb") as f:
         f.write(render(case))
     rcpts = [a for _, a in case["to"] + case.get("cc", []) + case.get("bcc", [])]
     rules = sorted(set(structural(case) + case.get("rules", [])))
     hold = {"instruction-to-staff", "party-political-work", "undue-pressure", "criticism-not-private",
             "confidential-to-third-party", "councillor-commitment", "pre-election-publicity"}
     verdict = "hold" if set(rules) & hold else "deliver"
-    with open(os.path.join(HERE, name + ".toml"), "w") as f:
+    with open(os.path.join(OUT, name + ".toml"), "w") as f:
         f.write(f"# {case.get('note', '')}\n")
         f.write(f'mail_from = "{case["from"][1]}"\n')
         f.write(f"rcpt = {toml_list(rcpts)}\n")
@@ -165,10 +167,15 @@ def write(n, case):
         f.write(f"rules = {toml_list(rules)}\n")
 
 if __name__ == "__main__":
-    from cases import CASES
-    for f in os.listdir(HERE):
+    # python3 generate.py [CASES_MODULE OUTPUT_DIR]; default: cases -> this folder
+    import importlib, sys
+    module = sys.argv[1] if len(sys.argv) > 1 else "cases"
+    OUT = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else HERE
+    CASES = importlib.import_module(module).CASES
+    os.makedirs(OUT, exist_ok=True)
+    for f in os.listdir(OUT):
         if f[:3].isdigit() and (f.endswith(".eml") or f.endswith(".toml")):
-            os.remove(os.path.join(HERE, f))
+            os.remove(os.path.join(OUT, f))
     for n, case in enumerate(CASES, 1):
         write(n, case)
-    print(f"wrote {len(CASES)} cases")
+    print(f"wrote {len(CASES)} cases to {OUT}")

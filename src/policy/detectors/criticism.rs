@@ -4,7 +4,7 @@
 //! contractor or of a fellow councillor is not criticism of an officer. The
 //! rule adds the audience (external, media or three or more councillors).
 
-use super::{Ctx, Finding, councillors_named, officers_named};
+use super::{Ctx, Finding};
 
 pub const LISTS: &[&str] = &["criticism.judgements", "criticism.officer_terms"];
 
@@ -31,18 +31,63 @@ const NOT_OFFICERS: &[&str] = &[
     "the club",
 ];
 
-/// An officer referred to by a role word ("the clerk", "the office").
-fn officer_term(ctx: &Ctx<'_>, norm: &str) -> bool {
-    let terms = ctx.lex.list("criticism.officer_terms");
-    terms.ranges(norm).into_iter().any(|(a, b)| {
-        let w = norm[a..b].trim();
-        !PRONOUNS.contains(&w)
-    })
+/// Byte offsets where `word` stands as a whole word in `norm`.
+fn word_positions(norm: &str, word: &str) -> Vec<usize> {
+    let bytes = norm.as_bytes();
+    norm.match_indices(word)
+        .filter(|(i, _)| {
+            let before = *i == 0 || !(bytes[i - 1] as char).is_alphanumeric();
+            let end = i + word.len();
+            let after = end >= bytes.len() || !(bytes[end] as char).is_alphanumeric();
+            before && after
+        })
+        .map(|(i, _)| i)
+        .collect()
 }
 
-fn words(norm: &str) -> impl Iterator<Item = &str> {
-    norm.split(|c: char| !c.is_alphanumeric() && c != '\'')
-        .filter(|w| !w.is_empty())
+#[derive(Clone, Copy, PartialEq)]
+enum Who {
+    Officer,
+    Other,
+}
+
+/// Every reference to a person in a sentence, with where it stands.
+fn references(ctx: &Ctx<'_>, n: &str, previous_officer: bool) -> Vec<(usize, Who)> {
+    let mut refs = Vec::new();
+    for p in ctx.dir.people.iter() {
+        let who = if p.is_officer() {
+            Who::Officer
+        } else {
+            Who::Other
+        };
+        for part in p
+            .name
+            .split_whitespace()
+            .map(crate::policy::lexicon::normalise)
+        {
+            if part.len() > 1 {
+                refs.extend(word_positions(n, &part).into_iter().map(|i| (i, who)));
+            }
+        }
+    }
+    for (a, b) in ctx.lex.list("criticism.officer_terms").ranges(n) {
+        let w = n[a..b].trim();
+        if PRONOUNS.contains(&w) {
+            if previous_officer {
+                refs.push((a, Who::Officer));
+            }
+        } else {
+            refs.push((a, Who::Officer));
+        }
+    }
+    for t in NOT_OFFICERS
+        .iter()
+        .chain(["cllr", "councillor", "councillors"].iter())
+    {
+        refs.extend(word_positions(n, t).into_iter().map(|i| (i, Who::Other)));
+    }
+    refs.sort_by_key(|r| r.0);
+    refs
 }
 
 pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
@@ -56,23 +101,25 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
             previous_paragraph = s.paragraph;
         }
         let n = &s.norm;
-        // An officer named outright is the subject whatever else is said;
-        // a role word or a pronoun could be about someone else.
-        let by_name = !officers_named(ctx.dir, n).is_empty();
-        let by_term = officer_term(ctx, n);
-        let pronoun = words(n).any(|w| PRONOUNS.contains(&w));
-        let other_subject = !by_name
-            && (NOT_OFFICERS.iter().any(|t| n.contains(t)) || councillors_named(ctx.dir, n));
-        let named = by_name || by_term;
-        let about_officer =
-            by_name || ((by_term || (pronoun && previous_officer)) && !other_subject);
-        if about_officer && let Some(j) = judgements.find(n) {
-            evidence.push(format!("{} (\"{j}\")", s.text));
+        let refs = references(ctx, n, previous_officer);
+        // A judgement is about the nearest person named before it (or, when
+        // it comes first, the nearest after it).
+        let about = |at: usize| {
+            refs.iter()
+                .rev()
+                .find(|(p, _)| *p < at)
+                .or_else(|| refs.iter().find(|(p, _)| *p >= at))
+                .map(|(_, w)| *w)
+        };
+        if let Some((a, b)) = judgements
+            .ranges(n)
+            .into_iter()
+            .find(|&(a, _)| about(a) == Some(Who::Officer))
+        {
+            evidence.push(format!("{} (\"{}\")", s.text, n[a..b].trim()));
         }
-        if named && !other_subject {
-            previous_officer = true;
-        } else if other_subject {
-            previous_officer = false;
+        if let Some((_, last)) = refs.last() {
+            previous_officer = *last == Who::Officer;
         }
     }
     Finding::from_sentences(evidence)

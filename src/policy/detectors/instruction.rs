@@ -5,7 +5,7 @@
 //! target (its vocative, or the greeting, names them or no one in
 //! particular).
 
-use super::{Ctx, Finding, addressed_to_targets, clause, directive_kind};
+use super::{Ctx, Finding, addressed_to_targets, clause, sentence_directive};
 
 pub const LISTS: &[&str] = &[
     "instruction.action_verbs",
@@ -13,6 +13,7 @@ pub const LISTS: &[&str] = &[
     "instruction.information_nouns",
     "instruction.question_words",
     "instruction.directive_phrases",
+    "instruction.directive_patterns",
     "instruction.impersonal_patterns",
     "instruction.ordering_patterns",
     "instruction.non_directive",
@@ -29,7 +30,7 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
         if !addressed_to_targets(ctx, s, &c) {
             continue;
         }
-        if let Some(kind) = directive_kind(&c, ctx.lex) {
+        if let Some(kind) = sentence_directive(s, ctx.dir, ctx.lex) {
             evidence.push(format!("{} ({kind})", s.text));
         }
     }

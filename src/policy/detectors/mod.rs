@@ -225,27 +225,7 @@ pub fn clause<'s>(s: &'s Sentence, dir: &Directory, lex: &Lexicon) -> Clause<'s>
         }
     }
     let rest = strip_words(&rest, DISCOURSE).to_string();
-    let polite_list = lex.list("common.polite");
-    let mut polite = false;
-    let mut rest_after = rest.clone();
-    // A polite opener near the start: "is there any chance you could".
-    if let Some((start, end)) = polite_list.ranges(&rest).into_iter().next()
-        && rest[..start].split_whitespace().count() <= 3
-    {
-        polite = true;
-        rest_after = rest[end..].trim_start_matches([' ', ',']).to_string();
-        // "please could you …": take a second opener too.
-        if let Some(r) = polite_list.strip_prefix(&rest_after) {
-            rest_after = r.to_string();
-        }
-        rest_after = strip_words(
-            &rest_after,
-            &[
-                "just", "also", "please", "possibly", "quickly", "perhaps", "maybe",
-            ],
-        )
-        .to_string();
-    }
+    let (polite, rest_after) = polite_opener(&rest, lex);
     Clause {
         vocative,
         polite,
@@ -253,6 +233,82 @@ pub fn clause<'s>(s: &'s Sentence, dir: &Directory, lex: &Lexicon) -> Clause<'s>
         rest: rest_after,
         norm,
     }
+}
+
+/// A polite opener at the start of `text`: (polite, what follows it).
+fn polite_opener(text: &str, lex: &Lexicon) -> (bool, String) {
+    let polite_list = lex.list("common.polite");
+    // A polite opener near the start: "is there any chance you could".
+    if let Some((start, end)) = polite_list.ranges(text).into_iter().next()
+        && text[..start].split_whitespace().count() <= 3
+    {
+        let mut after = text[end..].trim_start_matches([' ', ',']).to_string();
+        // "please could you …": take a second opener too.
+        if let Some(r) = polite_list.strip_prefix(&after) {
+            after = r.to_string();
+        }
+        let after = strip_words(
+            &after,
+            &[
+                "just", "also", "please", "possibly", "quickly", "perhaps", "maybe",
+            ],
+        );
+        return (true, after.to_string());
+    }
+    (false, text.to_string())
+}
+
+/// The sentence's main clause, then each later clause (after a comma,
+/// semicolon, dash or "and then"), so that a request standing in a later
+/// clause — "when the announcement goes out, please include a quote" — is
+/// read as one.
+pub fn clauses<'s>(s: &'s Sentence, dir: &Directory, lex: &Lexicon) -> Vec<Clause<'s>> {
+    let main = clause(s, dir, lex);
+    let mut out = vec![main.clone()];
+    let norm = s.norm.as_str();
+    let mut cuts: Vec<usize> = Vec::new();
+    for (i, ch) in norm.char_indices() {
+        if ch == ',' || ch == ';' {
+            cuts.push(i + 1);
+        }
+    }
+    for sep in [" - ", " and then ", " then "] {
+        cuts.extend(norm.match_indices(sep).map(|(i, m)| i + m.len()));
+    }
+    cuts.sort_unstable();
+    for (k, &start) in cuts.iter().enumerate() {
+        let end = cuts.get(k + 1).map(|&e| {
+            // Up to the next separator, without it.
+            let seg = &norm[start..e];
+            start + seg.rfind([',', ';']).unwrap_or(seg.len())
+        });
+        let seg = norm[start..end.unwrap_or(norm.len())].trim();
+        let seg = strip_words(seg, DISCOURSE);
+        if seg.split_whitespace().count() < 2 {
+            continue;
+        }
+        let (polite, rest) = polite_opener(seg, lex);
+        out.push(Clause {
+            vocative: main.vocative.clone(),
+            polite,
+            question: main.question,
+            rest,
+            norm: seg,
+        });
+    }
+    out
+}
+
+/// The first direction any clause of the sentence gives.
+pub fn sentence_directive(s: &Sentence, dir: &Directory, lex: &Lexicon) -> Option<&'static str> {
+    clauses(s, dir, lex)
+        .iter()
+        .find_map(|c| directive_kind(c, lex))
+}
+
+/// Whether any clause of the sentence asks for something.
+pub fn sentence_is_request(s: &Sentence, dir: &Directory, lex: &Lexicon) -> bool {
+    clauses(s, dir, lex).iter().any(|c| is_request(c, lex))
 }
 
 fn starts_with_any(t: &str, list: &WordList) -> Option<String> {
@@ -395,6 +451,20 @@ pub fn directive_kind(c: &Clause<'_>, lex: &Lexicon) -> Option<&'static str> {
         }
     }
     if let Some((start, _)) = lex
+        .list("instruction.directive_patterns")
+        .ranges(c.norm)
+        .into_iter()
+        .next()
+    {
+        let before = c.norm[..start].trim_end();
+        let negated = ["not", "don't", "no", "never", "wouldn't"]
+            .iter()
+            .any(|w| before.ends_with(w));
+        if !negated {
+            return Some("direction");
+        }
+    }
+    if let Some((start, _)) = lex
         .list("instruction.directive_phrases")
         .ranges(c.norm)
         .into_iter()
@@ -423,6 +493,14 @@ pub fn directive_kind(c: &Clause<'_>, lex: &Lexicon) -> Option<&'static str> {
             .any(|w| before.ends_with(w));
         if !own && !negated {
             return Some("direction");
+        }
+    }
+    // "Don't cut the hedge until …": a negative imperative directs too.
+    for neg in ["don't ", "do not ", "never ", "dont "] {
+        if let Some(r) = c.rest.strip_prefix(neg)
+            && actions.strip_prefix(r).is_some()
+        {
+            return Some("imperative");
         }
     }
     if actions.strip_prefix(&c.rest).is_some() && first_person.strip_prefix(&c.rest).is_none() {
@@ -628,26 +706,6 @@ pub fn officers_named(dir: &Directory, norm: &str) -> Vec<PersonId> {
         })
         .map(|(i, _)| i)
         .collect()
-}
-
-/// Whether a sentence names a councillor (and no officer) — criticism of a
-/// fellow councillor is not criticism of an officer.
-pub fn councillors_named(dir: &Directory, norm: &str) -> bool {
-    let words: Vec<&str> = norm
-        .split(|ch: char| !ch.is_alphanumeric() && ch != '\'')
-        .filter(|w| !w.is_empty())
-        .map(|w| w.trim_end_matches("'s"))
-        .collect();
-    words
-        .iter()
-        .any(|w| *w == "cllr" || *w == "councillor" || *w == "councillors")
-        || dir.people.iter().filter(|p| p.is_councillor()).any(|p| {
-            p.name
-                .split_whitespace()
-                .skip(1)
-                .map(super::lexicon::normalise)
-                .any(|part| words.contains(&part.as_str()))
-        })
 }
 
 /// The sentence plus its neighbours in the same paragraph.

@@ -5,7 +5,7 @@
 //! asking for neutral advice about the rules ("am I allowed to …") is not
 //! party-political work.
 
-use super::{Ctx, Finding, clause, is_request, window};
+use super::{Ctx, Finding, sentence_directive, sentence_is_request, window};
 use crate::policy::lexicon::normalise;
 
 pub const LISTS: &[&str] = &[
@@ -37,8 +37,9 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
         if s.greeting {
             continue;
         }
-        let c = clause(s, ctx.dir, lex);
-        if !is_request(&c, lex) || lex.list("political.rules_advice").is_match(&s.norm) {
+        if !sentence_is_request(s, ctx.dir, lex)
+            || lex.list("political.rules_advice").is_match(&s.norm)
+        {
             continue;
         }
         let context =
@@ -48,7 +49,7 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
         }
         // The request must be for something an officer would do.
         let work = lex.list("political.work").is_match(&s.norm)
-            || super::directive_kind(&c, lex).is_some();
+            || sentence_directive(s, ctx.dir, lex).is_some();
         if work {
             evidence.push(s.text.clone());
         }

@@ -5,11 +5,12 @@
 //! recommendation to be changed"). Disagreement through the proper route
 //! ("I will move an amendment at committee") is not pressure.
 
-use super::{Ctx, Finding, clause, directive_kind, officers_named};
+use super::{Ctx, Finding, officers_named, sentence_directive};
 
 pub const LISTS: &[&str] = &[
     "pressure.abuse",
     "pressure.threats",
+    "pressure.threat_patterns",
     "pressure.change_verbs",
     "pressure.advice_nouns",
     "pressure.not_presenting",
@@ -60,7 +61,10 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
         let n = &s.norm;
         let personal = second_person(n) || !officers_named(ctx.dir, n).is_empty();
         let abuse = lex.list("pressure.abuse").find(n).filter(|_| personal);
-        let threat = lex.list("pressure.threats").find(n);
+        let threat = lex
+            .list("pressure.threats")
+            .find(n)
+            .or_else(|| lex.list("pressure.threat_patterns").find(n));
         let shout = (shouting(&s.text) && second_person(n)).then_some("shouting");
         let proper = PROPER_ROUTE.iter().any(|p| n.contains(p));
         let mut advice = None;
@@ -68,9 +72,8 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
             let change = lex.list("pressure.change_verbs").is_match(n);
             let noun = lex.list("pressure.advice_nouns").is_match(n);
             if change && noun {
-                let c = clause(s, ctx.dir, lex);
                 let directed = matches!(
-                    directive_kind(&c, lex),
+                    sentence_directive(s, ctx.dir, lex),
                     Some("direction" | "imperative" | "request for work")
                 );
                 if directed || lex.list("pressure.insistence").is_match(n) {

@@ -5,7 +5,7 @@
 //! pause publicity, is not a request for publicity. The rule supplies the
 //! pre-election period.
 
-use super::{Ctx, Finding, clause, is_request};
+use super::{Ctx, Finding, sentence_is_request};
 
 pub const LISTS: &[&str] = &["publicity.channels", "publicity.rules_advice"];
 
@@ -20,8 +20,7 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
         if advice.is_match(&s.norm) {
             continue;
         }
-        let c = clause(s, ctx.dir, ctx.lex);
-        if is_request(&c, ctx.lex) {
+        if sentence_is_request(s, ctx.dir, ctx.lex) {
             evidence.push(format!("{} (\"{channel}\")", s.text));
         }
     }
