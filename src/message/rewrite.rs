@@ -208,7 +208,21 @@ fn text_leaves(msg: &Message<'_>) -> (Vec<usize>, bool) {
     (out, protected)
 }
 
-fn header_edit(part: &mail_parser::MessagePart<'_>, name: &str, line: String) -> Edit {
+/// Where a new header field goes in a part: after its last field, before
+/// the blank line (CRLF or, in malformed mail, a bare LF).
+fn header_block_end(raw: &[u8], offset_body: usize, offset_header: usize) -> usize {
+    let ob = offset_body.min(raw.len());
+    let at = if ob >= 2 && &raw[ob - 2..ob] == b"\r\n" {
+        ob - 2
+    } else if ob >= 1 && raw[ob - 1] == b'\n' {
+        ob - 1
+    } else {
+        ob
+    };
+    at.max(offset_header)
+}
+
+fn header_edit(raw: &[u8], part: &mail_parser::MessagePart<'_>, name: &str, line: String) -> Edit {
     match part
         .headers
         .iter()
@@ -221,9 +235,7 @@ fn header_edit(part: &mail_parser::MessagePart<'_>, name: &str, line: String) ->
         },
         // At the end of the part's header block, before the blank line.
         None => {
-            let at = (part.offset_body as usize)
-                .saturating_sub(2)
-                .max(part.offset_header as usize);
+            let at = header_block_end(raw, part.offset_body as usize, part.offset_header as usize);
             Edit {
                 start: at,
                 end: at,
@@ -311,11 +323,20 @@ fn leaf_edit(raw: &[u8], part: &mail_parser::MessagePart<'_>, footer: &[String])
     let (encoded_footer, _, unmappable) = encoding.encode(&footer_text);
     let html_bytes = html_footer(footer).into_bytes();
     // The footer does not fit the part's charset: carry the part in UTF-8.
-    let to_utf8 = !html && (unmappable || (ascii_label && !footer_text.is_ascii()));
+    // UTF-16 cannot take appended UTF-8 bytes (encoding_rs encodes it as
+    // UTF-8): such a part is always carried over to UTF-8.
+    let wide = encoding.output_encoding() != encoding;
+    let to_utf8 = wide || (!html && (unmappable || (ascii_label && !footer_text.is_ascii())));
     let mut edits = Vec::new();
     let (content, plain_bytes) = if to_utf8 {
-        let (text, _, _) = encoding.decode(&content);
+        // Undeclared 8-bit text that is valid UTF-8 is read as UTF-8, as
+        // mail readers (and mail-parser) do.
+        let text = match (ascii_label, std::str::from_utf8(&content)) {
+            (true, Ok(t)) => std::borrow::Cow::Borrowed(t),
+            _ => encoding.decode(&content).0,
+        };
         edits.push(header_edit(
+            raw,
             part,
             "Content-Type",
             content_type_utf8(part, html),
@@ -346,6 +367,7 @@ fn leaf_edit(raw: &[u8], part: &mail_parser::MessagePart<'_>, footer: &[String])
             // 8-bit characters cannot go into a 7-bit part: re-encode it
             // as quoted-printable and say so in its header.
             edits.push(header_edit(
+                raw,
                 part,
                 "Content-Transfer-Encoding",
                 "Content-Transfer-Encoding: quoted-printable\r\n".into(),
@@ -362,7 +384,46 @@ fn leaf_edit(raw: &[u8], part: &mail_parser::MessagePart<'_>, footer: &[String])
 }
 
 /// Wraps the whole message body in multipart/mixed with a footer part.
+/// A multipart whose closing delimiter never comes, or a part the parser
+/// had to guess at: editing inside such a structure, or adding a part after
+/// it, can change how the rest is read.
+fn malformed(raw: &[u8], msg: &Message<'_>) -> bool {
+    msg.parts.iter().any(|p| {
+        if p.is_encoding_problem {
+            return true;
+        }
+        let PartType::Multipart(_) = p.body else {
+            return false;
+        };
+        let Some(boundary) = p.content_type().and_then(|c| c.attribute("boundary")) else {
+            return true;
+        };
+        let (ob, oe) = (
+            (p.offset_body as usize).min(raw.len()),
+            (p.offset_end as usize).min(raw.len()),
+        );
+        let close = format!("--{boundary}--");
+        ob > oe || !contains(&raw[ob..oe], close.as_bytes())
+    })
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn notice_part(boundary: &str, footer: &[String]) -> String {
+    format!(
+        "--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\nContent-Disposition: inline\r\n\r\n{}\r\n",
+        plain_footer(footer)
+    )
+}
+
+/// Wraps the whole message body in multipart/mixed with a notice part:
+/// after the original, or — when the original structure is malformed —
+/// before it, leaving the original entity as the last part exactly as it
+/// arrived (closed or not).
 fn wrap(raw: &[u8], msg: &Message<'_>, footer: &[String]) -> Vec<Edit> {
+    let notice_first = malformed(raw, msg);
     let root = &msg.parts[0];
     let body_start = (root.offset_body as usize).min(raw.len());
     let boundary = format!("=_councilgate_wrap_{:016x}", rand::random::<u64>());
@@ -389,7 +450,7 @@ fn wrap(raw: &[u8], msg: &Message<'_>, footer: &[String]) -> Vec<Edit> {
         .iter()
         .any(|h| h.name().eq_ignore_ascii_case("MIME-Version"));
     // New top-level content headers go where the header block ends.
-    let header_end = body_start.saturating_sub(2);
+    let header_end = header_block_end(raw, body_start, 0);
     let mut head = Vec::new();
     if !has_mime_version {
         head.extend_from_slice(b"MIME-Version: 1.0\r\n");
@@ -397,17 +458,16 @@ fn wrap(raw: &[u8], msg: &Message<'_>, footer: &[String]) -> Vec<Edit> {
     head.extend_from_slice(
         format!("Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n").as_bytes(),
     );
-    let header_end = if raw.get(header_end..body_start) == Some(b"\r\n") {
-        header_end
-    } else {
-        body_start
-    };
     edits.push(Edit {
         start: header_end,
         end: header_end,
         bytes: head,
     });
-    let mut open = format!("This message has a council protocol notice attached below the original.\r\n\r\n--{boundary}\r\n").into_bytes();
+    let mut open = if notice_first {
+        format!("This message has a council protocol notice before the original.\r\n\r\n{}--{boundary}\r\n", notice_part(&boundary, footer)).into_bytes()
+    } else {
+        format!("This message has a council protocol notice attached below the original.\r\n\r\n--{boundary}\r\n").into_bytes()
+    };
     open.extend_from_slice(&content_headers);
     open.extend_from_slice(b"\r\n");
     edits.push(Edit {
@@ -415,16 +475,17 @@ fn wrap(raw: &[u8], msg: &Message<'_>, footer: &[String]) -> Vec<Edit> {
         end: body_start,
         bytes: open,
     });
+    if notice_first {
+        return edits;
+    }
     let mut close = Vec::new();
-    if !raw.ends_with(b"\r\n") {
+    // The CRLF before a boundary belongs to the boundary: add a line break
+    // only when the body has none, so the wrapped entity keeps every byte.
+    if !raw.ends_with(b"\n") {
         close.extend_from_slice(b"\r\n");
     }
     close.extend_from_slice(
-        format!(
-            "\r\n--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\nContent-Disposition: inline\r\n\r\n{}\r\n--{boundary}--\r\n",
-            plain_footer(footer)
-        )
-        .as_bytes(),
+        format!("\r\n{}--{boundary}--\r\n", notice_part(&boundary, footer)).as_bytes(),
     );
     edits.push(Edit {
         start: raw.len(),
@@ -474,7 +535,7 @@ pub fn apply(raw: &[u8], changes: &Changes) -> Vec<u8> {
         }
         if !changes.footer.is_empty() && !msg.parts.is_empty() {
             let (leaves, protected) = text_leaves(msg);
-            if protected || leaves.is_empty() {
+            if protected || leaves.is_empty() || malformed(raw, msg) {
                 edits.extend(wrap(raw, msg, &changes.footer));
             } else {
                 for id in leaves {
