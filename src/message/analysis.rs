@@ -114,7 +114,18 @@ fn body_text(msg: &Message<'_>) -> (String, bool) {
 impl Analysis {
     /// Analyses raw message bytes; never panics on malformed input.
     pub fn new(raw: &[u8], is_disclaimer: &dyn Fn(&str) -> bool) -> Analysis {
-        let Some(msg) = MessageParser::default().parse(raw) else {
+        let parsed = MessageParser::default().parse(raw);
+        Self::from_parsed(raw, parsed.as_ref(), is_disclaimer)
+    }
+
+    /// Analyses a message already parsed (the engine parses once for
+    /// analysis and rewriting alike).
+    pub fn from_parsed(
+        raw: &[u8],
+        parsed: Option<&Message<'_>>,
+        is_disclaimer: &dyn Fn(&str) -> bool,
+    ) -> Analysis {
+        let Some(msg) = parsed else {
             return Analysis {
                 unparsable: true,
                 body: String::from_utf8_lossy(raw).into_owned(),
@@ -135,7 +146,7 @@ impl Analysis {
             .iter()
             .map(|h| (h.name().to_string(), header_text(h.value())))
             .collect();
-        let (body, html_only) = body_text(&msg);
+        let (body, html_only) = body_text(msg);
         let mut split = quote::split(&body, is_disclaimer);
         let mut attachments = Vec::new();
         for &id in &msg.attachments {

@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 pub struct Split {
     /// The author's own words, disclaimers and signature removed.
     pub new_text: String,
-    /// Quoted and forwarded text, disclaimers removed.
+    /// Quoted and forwarded text.
     pub quoted: String,
     /// The top of the quoted or forwarded original (its header block and
     /// first lines), where a confidentiality marking would stand.
@@ -131,7 +131,9 @@ pub fn split(text: &str, is_disclaimer: &dyn Fn(&str) -> bool) -> Split {
         i += 1;
     }
     let (new_text, d1) = drop_disclaimers(&new_lines.join("\n"), is_disclaimer);
-    let (quoted, _) = drop_disclaimers(&quoted_lines.join("\n"), is_disclaimer);
+    // The quoted body is kept as it is: only its head is read for markings,
+    // and that is where disclaimers are set aside.
+    let quoted = quoted_lines.join("\n");
     let (quoted_head, _) = drop_disclaimers(&head_lines.join("\n"), is_disclaimer);
     let mut boilerplate = boiler.join("\n");
     if !d1.is_empty() {

@@ -497,13 +497,18 @@ fn wrap(raw: &[u8], msg: &Message<'_>, footer: &[String]) -> Vec<Edit> {
 
 /// Applies `changes` to a raw message.
 pub fn apply(raw: &[u8], changes: &Changes) -> Vec<u8> {
-    let mut edits: Vec<Edit> = Vec::new();
     let parsed = MessageParser::default().parse(raw);
+    apply_parsed(raw, parsed.as_ref(), changes)
+}
+
+/// [`apply`] to a message already parsed (`parsed` must be `raw` parsed).
+pub fn apply_parsed(raw: &[u8], parsed: Option<&Message<'_>>, changes: &Changes) -> Vec<u8> {
+    let mut edits: Vec<Edit> = Vec::new();
     let mut new_headers = String::new();
     for (name, value) in &changes.headers {
         new_headers.push_str(&format!("{}: {}\r\n", one_line(name), one_line(value)));
     }
-    if let Some(msg) = &parsed {
+    if let Some(msg) = parsed {
         if !changes.cc.is_empty() {
             let added: Vec<String> = changes.cc.iter().map(|(n, a)| mailbox(n, a)).collect();
             match msg

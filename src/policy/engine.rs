@@ -300,7 +300,8 @@ pub fn evaluate(
     let lex = &snapshot.lexicon;
     let disclaimer = lex.list("disclaimer.phrases");
     let is_disclaimer = |p: &str| disclaimer.is_match(&super::lexicon::normalise(p));
-    let analysis = Analysis::new(raw, &is_disclaimer);
+    let parsed = mail_parser::MessageParser::default().parse(raw);
+    let analysis = Analysis::from_parsed(raw, parsed.as_ref(), &is_disclaimer);
     let sentences = sentences(&analysis.split.new_text, lex);
     let today = now.with_timezone(&chrono_tz::Europe::London).date_naive();
 
@@ -343,7 +344,16 @@ pub fn evaluate(
         .filter(|r| r.def.enabled)
         .filter_map(|r| evaluate_rule(r, &inputs))
         .collect();
-    compose(snapshot, envelope, raw, &analysis, &rcpts, sender, fired)
+    compose(
+        snapshot,
+        envelope,
+        raw,
+        parsed.as_ref(),
+        &analysis,
+        &rcpts,
+        sender,
+        fired,
+    )
 }
 
 /// Who a copy or redirect goes to: (address, name, person).
@@ -377,10 +387,12 @@ fn destinations(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn compose(
     snapshot: &Snapshot,
     envelope: &Envelope,
     raw: &[u8],
+    parsed: Option<&mail_parser::Message<'_>>,
     analysis: &Analysis,
     rcpts: &[Rcpt],
     sender: Option<PersonId>,
@@ -570,7 +582,7 @@ fn compose(
     verdict.annotations = changes.footer.clone();
     verdict.recipients = recipients;
     if !changes.is_empty() {
-        verdict.message = Some(rewrite::apply(raw, &changes));
+        verdict.message = Some(rewrite::apply_parsed(raw, parsed, &changes));
     }
     verdict
 }

@@ -94,6 +94,9 @@ fn phrase_regex(p: &str) -> String {
 
 /// Lower case, straight quotes and apostrophes, plain dashes, folded spaces.
 pub fn normalise(s: &str) -> String {
+    if s.is_ascii() {
+        return normalise_ascii(s);
+    }
     let mut out = String::with_capacity(s.len());
     let mut space = false;
     for c in s.chars() {
@@ -115,6 +118,27 @@ pub fn normalise(s: &str) -> String {
         out.extend(c.to_lowercase());
     }
     out
+}
+
+fn normalise_ascii(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    let mut space = false;
+    for &b in s.as_bytes() {
+        if b.is_ascii_whitespace() {
+            space = true;
+            continue;
+        }
+        if space && !out.is_empty() {
+            out.push(b' ');
+        }
+        space = false;
+        out.push(match b {
+            b'`' => b'\'',
+            b => b.to_ascii_lowercase(),
+        });
+    }
+    // Only ASCII bytes were written.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[derive(Debug, Clone)]
