@@ -293,3 +293,194 @@ fn queue_list_and_flush_show_and_retry() {
         "flush delivered it before the 50-minute retry"
     );
 }
+
+fn write_message(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
+    let p = dir.join("m.eml");
+    std::fs::write(&p, text).expect("write");
+    p
+}
+
+#[test]
+fn check_json_is_one_object_with_the_agreed_keys() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // Bare LF on purpose: a message saved by an editor.
+    let m = write_message(
+        tmp.path(),
+        "From: Jane Smith <cllr.smith@example-tc.gov.uk>\nTo: Alex Green <alex.green@example-tc.gov.uk>\nSubject: Bins\n\nHi Alex,\n\nPlease empty the bins on the green by Friday.\n\nJane\n",
+    );
+    let emitted = tmp.path().join("out.eml");
+    let config = std::path::Path::new(REPO).join("config");
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "check",
+            "--json",
+            "--mail-from",
+            "cllr.smith@example-tc.gov.uk",
+            "--rcpt",
+            "alex.green@example-tc.gov.uk",
+            "--emit",
+        ])
+        .arg(&emitted)
+        .arg(&m)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf8");
+    assert_eq!(
+        stdout.trim().lines().count(),
+        1,
+        "exactly one JSON object: {stdout}"
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("json");
+    assert_eq!(v["verdict"], "hold");
+    let ids: Vec<&str> = v["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            "route-via-proper-officer",
+            "keep-manager-informed",
+            "instruction-to-staff"
+        ]
+    );
+    let instr = &v["rules"][2];
+    assert_eq!(instr["action"], "hold");
+    assert!(
+        instr["evidence"]
+            .as_array()
+            .expect("evidence")
+            .iter()
+            .any(|e| e
+                .as_str()
+                .is_some_and(|s| s.contains("Please empty the bins")))
+    );
+    let rcpts: Vec<&str> = v["recipients"]
+        .as_array()
+        .expect("rcpts")
+        .iter()
+        .map(|r| r.as_str().expect("str"))
+        .collect();
+    assert_eq!(
+        rcpts,
+        vec![
+            "alex.green@example-tc.gov.uk",
+            "clerk@example-tc.gov.uk",
+            "deputy.clerk@example-tc.gov.uk"
+        ]
+    );
+    assert_eq!(v["annotations"].as_array().expect("annotations").len(), 2);
+    let rewritten = std::fs::read_to_string(&emitted).expect("emitted");
+    assert!(rewritten.starts_with("X-Council-Protocol: route-via-proper-officer, keep-manager-informed, instruction-to-staff\r\n"));
+    assert!(rewritten.contains("Cc: Clara Hughes <clerk@example-tc.gov.uk>,\r\n Dafydd Rees <deputy.clerk@example-tc.gov.uk>"));
+}
+
+#[test]
+fn check_explains_with_the_protocol_text_and_reads_stdin() {
+    use std::io::Write;
+    let config = std::path::Path::new(REPO).join("config");
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "check",
+            "--mail-from",
+            "clerk@example-tc.gov.uk",
+            "--rcpt",
+            "cllr.smith@example-tc.gov.uk",
+            "--rcpt",
+            "cllr.baker@example-tc.gov.uk",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"From: clerk@example-tc.gov.uk\r\nTo: cllr.smith@example-tc.gov.uk\r\nSubject: Precept\r\n\r\nDear Jane, the figure is attached.\r\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Verdict: DELIVER"), "{text}");
+    assert!(text.contains("Rule silent-copy"), "{text}");
+    assert!(
+        text.contains("a system of \"silent copies\" should not be employed"),
+        "protocol text quoted: {text}"
+    );
+    assert!(text.contains("CC councillor Tom Baker"), "{text}");
+}
+
+#[test]
+fn check_bad_input_fails_with_a_clear_message() {
+    let config = std::path::Path::new(REPO).join("config");
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .arg("check")
+            .args(args)
+            .output()
+            .expect("run");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, err) = run(&[
+        "--mail-from",
+        "a@b.org",
+        "--rcpt",
+        "c@d.org",
+        "/nonexistent/m.eml",
+    ]);
+    assert!(!ok && err.contains("/nonexistent/m.eml"), "{err}");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let m = write_message(tmp.path(), "Subject: x\r\n\r\nhi\r\n");
+    let (ok, err) = run(&[
+        "--mail-from",
+        "a@b.org",
+        "--rcpt",
+        "c@d.org",
+        "--at",
+        "next tuesday",
+        m.to_str().expect("path"),
+    ]);
+    assert!(
+        !ok && err.contains("--at") && err.contains("RFC 3339"),
+        "{err}"
+    );
+    let (ok, err) = run(&["--mail-from", "a@b.org", m.to_str().expect("path")]);
+    assert!(!ok && err.contains("--rcpt"), "{err}");
+    // A broken directory names the file and the problem.
+    let bad = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        bad.path().join("directory.toml"),
+        "[council]\nname = \"X\"\ndomains = []\n",
+    )
+    .expect("write");
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(bad.path())
+        .args(["check", "--mail-from", "a@b.org", "--rcpt", "c@d.org"])
+        .arg(&m)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("directory.toml") && err.contains("council.domains"),
+        "{err}"
+    );
+}

@@ -575,3 +575,63 @@ async fn graceful_shutdown_tells_idle_clients_421() {
         "no longer accepting"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_bounces_to_the_sender_with_the_last_error() {
+    // Mail for example.org goes to an upstream that is never there; the
+    // council's own domain (the sender's, for the bounce) to the outbox.
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
+    let dead = probe.local_addr().expect("addr");
+    drop(probe);
+    let cfg = TestConfig::new(None, &[("give_up_secs = 172800", "give_up_secs = 2")]);
+    let path = cfg.path().join("councilgate.toml");
+    let mut text = std::fs::read_to_string(&path).expect("read");
+    text.push_str(&format!(
+        "\n[[routes]]\ndomains = [\"example.org\"]\nhost = \"{}\"\nport = {}\ntls = \"none\"\n",
+        dead.ip(),
+        dead.port()
+    ));
+    std::fs::write(&path, text).expect("write");
+    let gw = Gateway::start(&cfg).await;
+    let mut c = Client::connect(gw.submission).await;
+    c.cmd("EHLO client.example").await;
+    c.cmd("MAIL FROM:<clerk@example-tc.gov.uk>").await;
+    c.cmd("RCPT TO:<someone@example.org>").await;
+    c.cmd("DATA").await;
+    c.send(b"Subject: never arrives\r\nMessage-ID: <expire@test>\r\n\r\nhello\r\n.\r\n")
+        .await;
+    assert!(c.reply().await.starts_with("250"));
+    let outbox = cfg.data_dir().join("outbox");
+    let bounced = wait_until(Duration::from_secs(20), || {
+        std::fs::read_dir(&outbox)
+            .map(|d| d.count() > 0)
+            .unwrap_or(false)
+    })
+    .await;
+    assert!(bounced, "a bounce reached the sender's mailbox");
+    let file = std::fs::read_dir(&outbox)
+        .expect("outbox")
+        .flatten()
+        .next()
+        .expect("file")
+        .path();
+    let dsn = std::fs::read_to_string(file).expect("read");
+    assert!(
+        dsn.starts_with("Return-Path: <>\r\nDelivered-To: clerk@example-tc.gov.uk\r\n"),
+        "{dsn}"
+    );
+    assert!(
+        dsn.contains("Final-Recipient: rfc822; someone@example.org"),
+        "{dsn}"
+    );
+    assert!(dsn.contains("Status: 5.4.7"), "{dsn}");
+    assert!(
+        dsn.contains("expired") && dsn.contains("Connection refused"),
+        "last error given: {dsn}"
+    );
+    assert!(
+        wait_until(WAIT, || spooled(&cfg.data_dir().join("spool")) == 0).await,
+        "nothing left queued"
+    );
+    gw.stop().await;
+}

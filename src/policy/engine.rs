@@ -586,3 +586,151 @@ fn compose(
     }
     verdict
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::lexicon::DEFAULT_WORDLISTS;
+    use crate::policy::rules::DEFAULT_RULES;
+
+    const DIRECTORY: &str = include_str!("../../config/directory.toml");
+
+    fn snapshot() -> Snapshot {
+        Snapshot::compile(
+            (DIRECTORY, "d"),
+            (DEFAULT_WORDLISTS, "w"),
+            (DEFAULT_RULES, "r"),
+        )
+        .expect("compiles")
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    fn fired(snap: &Snapshot, from: &str, rcpt: &str, msg: &str, when: &str) -> Vec<String> {
+        let env = crate::check::envelope(from, &[rcpt.to_string()]);
+        snap.evaluate(&env, msg.as_bytes(), at(when))
+            .rules
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
+    }
+
+    #[test]
+    fn pre_election_period_is_inclusive_in_uk_local_time() {
+        let snap = snapshot();
+        let msg = "From: cllr.smith@example-tc.gov.uk\r\nTo: clerk@example-tc.gov.uk\r\nSubject: Skate park\r\n\r\nClara, could we put out a press release about the skate park with a photo of me?\r\n";
+        let run = |when| {
+            fired(
+                &snap,
+                "cllr.smith@example-tc.gov.uk",
+                "clerk@example-tc.gov.uk",
+                msg,
+                when,
+            )
+        };
+        // 23:30 BST on 6 May (22:30 UTC): the last day, inside.
+        assert!(run("2027-05-06T22:30:00Z").contains(&"pre-election-publicity".to_string()));
+        // 00:30 BST on 7 May (23:30 UTC on the 6th): outside, though UTC says the 6th.
+        assert!(!run("2027-05-06T23:30:00Z").contains(&"pre-election-publicity".to_string()));
+        // 00:05 GMT on 22 March: the first day, inside.
+        assert!(run("2027-03-22T00:05:00Z").contains(&"pre-election-publicity".to_string()));
+        assert!(!run("2027-03-21T23:55:00Z").contains(&"pre-election-publicity".to_string()));
+    }
+
+    #[test]
+    fn exemption_lifts_route_and_instruction_until_its_last_day_only() {
+        let snap = snapshot();
+        let msg = "From: cllr.smith@example-tc.gov.uk\r\nTo: alex.green@example-tc.gov.uk\r\nSubject: Allotments: plot 4\r\n\r\nAlex, please strim plot 4 on Friday.\r\n";
+        let run = |when| {
+            fired(
+                &snap,
+                "cllr.smith@example-tc.gov.uk",
+                "alex.green@example-tc.gov.uk",
+                msg,
+                when,
+            )
+        };
+        let inside = run("2027-06-30T22:00:00Z"); // 23:00 BST on 30 June
+        assert!(
+            !inside.contains(&"route-via-proper-officer".to_string()),
+            "{inside:?}"
+        );
+        assert!(
+            !inside.contains(&"instruction-to-staff".to_string()),
+            "{inside:?}"
+        );
+        assert!(
+            inside.contains(&"keep-manager-informed".to_string()),
+            "exemptions lift only two rules: {inside:?}"
+        );
+        let after = run("2027-06-30T23:30:00Z"); // 00:30 BST on 1 July
+        assert!(
+            after.contains(&"instruction-to-staff".to_string()),
+            "{after:?}"
+        );
+        assert!(
+            after.contains(&"route-via-proper-officer".to_string()),
+            "{after:?}"
+        );
+    }
+
+    #[test]
+    fn bcc_proper_officer_is_a_recipient_and_bcc_newsroom_is_media() {
+        let snap = snapshot();
+        let env = crate::check::envelope(
+            "cllr.baker@example-tc.gov.uk",
+            &[
+                "alex.green@example-tc.gov.uk".into(),
+                "clerk@example-tc.gov.uk".into(),
+                "news@localpaper.co.uk".into(),
+            ],
+        );
+        let msg = "From: cllr.baker@example-tc.gov.uk\r\nTo: alex.green@example-tc.gov.uk\r\nSubject: Thanks\r\n\r\nThanks Alex, that was helpful.\r\n";
+        let v = snap.evaluate(&env, msg.as_bytes(), at("2026-11-22T10:00:00Z"));
+        let ids: Vec<&str> = v.rules.iter().map(|r| r.id.as_str()).collect();
+        assert!(
+            !ids.contains(&"route-via-proper-officer"),
+            "a BCC'd Proper Officer is a recipient: {ids:?}"
+        );
+        assert!(ids.contains(&"press-contact"), "{ids:?}");
+        // press-contact fires though the Proper Officer is already there: nothing added.
+        assert!(
+            !v.annotations
+                .iter()
+                .any(|a| a.contains("Clara Hughes has been copied")),
+            "{:?}",
+            v.annotations
+        );
+    }
+
+    #[test]
+    fn monitor_mode_records_without_acting() {
+        let rules = DEFAULT_RULES.replace(
+            "id = \"instruction-to-staff\"\n",
+            "id = \"instruction-to-staff\"\nmode = \"monitor\"\n",
+        );
+        let snap = Snapshot::compile((DIRECTORY, "d"), (DEFAULT_WORDLISTS, "w"), (&rules, "r"))
+            .expect("compiles");
+        let env = crate::check::envelope(
+            "cllr.smith@example-tc.gov.uk",
+            &[
+                "alex.green@example-tc.gov.uk".into(),
+                "clerk@example-tc.gov.uk".into(),
+                "deputy.clerk@example-tc.gov.uk".into(),
+            ],
+        );
+        let msg = "From: cllr.smith@example-tc.gov.uk\r\nTo: alex.green@example-tc.gov.uk\r\nCc: clerk@example-tc.gov.uk, deputy.clerk@example-tc.gov.uk\r\nSubject: Bins\r\n\r\nAlex, empty the bins today.\r\n";
+        let v = snap.evaluate(&env, msg.as_bytes(), at("2026-11-22T10:00:00Z"));
+        assert_eq!(v.decision, Decision::Deliver);
+        assert_eq!(v.rules[0].action, "monitor (hold)");
+        let out = String::from_utf8(v.message.expect("header added")).expect("utf8");
+        assert!(
+            out.starts_with("X-Council-Protocol-Monitor: instruction-to-staff\r\n"),
+            "{out}"
+        );
+    }
+}
