@@ -12,7 +12,7 @@ use crate::envelope::Envelope;
 use crate::policy::rules::Action;
 use crate::policy::{Decision, PolicyHandle, Snapshot, Verdict};
 use crate::queue::Queue;
-use crate::queue::spool::{Recipient, RecipientState, Spool, SpoolEntry};
+use crate::queue::spool::{Spool, SpoolEntry};
 use crate::settings::Settings;
 use crate::smtp::reply::Reply;
 
@@ -182,26 +182,13 @@ impl Gateway {
         queue_id: &str,
     ) -> std::io::Result<()> {
         let bytes = verdict.message.clone().unwrap_or_else(|| message.to_vec());
-        let now = Utc::now().timestamp();
-        let entry = SpoolEntry {
-            id: queue_id.to_string(),
-            mail_from: envelope.mail_from.clone(),
-            recipients: verdict
-                .recipients
-                .iter()
-                .map(|r| Recipient {
-                    address: r.clone(),
-                    state: RecipientState::Pending,
-                    last_error: None,
-                })
-                .collect(),
-            created: now,
-            attempts: 0,
-            next_attempt: now,
-            message_id: None,
-            received: Some(envelope.clone()),
-            detail: serde_json::to_value(verdict).ok(),
-        };
+        let mut entry = SpoolEntry::new(
+            queue_id,
+            &envelope.mail_from,
+            &verdict.recipients,
+            Some(envelope.clone()),
+        );
+        entry.detail = serde_json::to_value(verdict).ok();
         let held = self.held.clone();
         tokio::task::spawn_blocking(move || held.store(&entry, &bytes))
             .await

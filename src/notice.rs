@@ -6,26 +6,7 @@
 
 use chrono::Utc;
 
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .to_string()
-}
-
-fn encode_header(s: &str) -> String {
-    use base64::Engine as _;
-    let s = one_line(s);
-    if s.is_ascii() {
-        s
-    } else {
-        format!(
-            "=?utf-8?b?{}?=",
-            base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
-        )
-    }
-}
+use crate::message::{encode_word as encode_header, one_line};
 
 /// Whether a message must not be answered automatically: automatic mail
 /// itself (RFC 3834 §2), list and bulk mail, or the null sender.

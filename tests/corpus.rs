@@ -121,10 +121,9 @@ fn corpus_precision_and_recall_per_rule_at_least_0_9() {
     assert!(failing.is_empty(), "below 0.9: {failing:?}");
 }
 
-/// Macro F1 over the rules with positives in the held-out set.
-#[test]
-fn holdout_macro_f1_at_least_0_85() {
-    let (scores, _) = measure("tests/holdout");
+/// Macro F1 over the rules with positives in a set.
+fn macro_f1(folder: &str) -> f64 {
+    let (scores, _) = measure(folder);
     let f1: Vec<f64> = scores
         .values()
         .filter(|s| s.positives > 0)
@@ -136,27 +135,22 @@ fn holdout_macro_f1_at_least_0_85() {
             }
         })
         .collect();
-    let macro_f1 = f1.iter().sum::<f64>() / f1.len().max(1) as f64;
-    println!("held-out macro F1: {macro_f1:.3}");
-    assert!(macro_f1 >= 0.85, "held-out macro F1 {macro_f1:.3}");
+    let m = f1.iter().sum::<f64>() / f1.len().max(1) as f64;
+    println!("{folder}: macro F1 {m:.3}");
+    m
 }
 
-/// A second held-out set, measured once before any change it could inform.
+/// Messages written after the detectors (first measured at 0.772 before the
+/// fixes they prompted; see README).
+#[test]
+fn holdout_macro_f1_at_least_0_85() {
+    let m = macro_f1("tests/holdout");
+    assert!(m >= 0.85, "held-out macro F1 {m:.3}");
+}
+
+/// A second held-out set (first measured at 0.784).
 #[test]
 fn holdout2_macro_f1_at_least_0_85() {
-    let (scores, _) = measure("tests/holdout2");
-    let f1: Vec<f64> = scores
-        .values()
-        .filter(|s| s.positives > 0)
-        .map(|s| {
-            if s.precision + s.recall == 0.0 {
-                0.0
-            } else {
-                2.0 * s.precision * s.recall / (s.precision + s.recall)
-            }
-        })
-        .collect();
-    let macro_f1 = f1.iter().sum::<f64>() / f1.len().max(1) as f64;
-    println!("second held-out macro F1: {macro_f1:.3}");
-    assert!(macro_f1 >= 0.85, "second held-out macro F1 {macro_f1:.3}");
+    let m = macro_f1("tests/holdout2");
+    assert!(m >= 0.85, "second held-out macro F1 {m:.3}");
 }

@@ -23,3 +23,25 @@ pub fn crlf(raw: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// A header value on one line: control characters (CR, LF among them)
+/// become spaces, so no value can inject a header field.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// A header word, RFC 2047-encoded when it is not plain ASCII.
+pub fn encode_word(s: &str) -> String {
+    use base64::Engine as _;
+    let s = one_line(s);
+    if s.is_ascii() {
+        s
+    } else {
+        format!(
+            "=?utf-8?b?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
+        )
+    }
+}

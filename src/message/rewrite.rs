@@ -33,25 +33,7 @@ impl Changes {
     }
 }
 
-/// Removes CR and LF so no value can inject a header.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
-        .collect()
-}
-
-/// RFC 2047 encoding for a header word when it is not plain ASCII.
-fn encode_word(s: &str) -> String {
-    let s = one_line(s);
-    if s.is_ascii() {
-        s
-    } else {
-        format!(
-            "=?utf-8?b?{}?=",
-            base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
-        )
-    }
-}
+use super::{encode_word, one_line};
 
 fn mailbox(name: &str, addr: &str) -> String {
     let addr = one_line(addr);

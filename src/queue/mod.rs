@@ -27,7 +27,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::delivery::{self, Outcome, dsn};
 use crate::envelope::Envelope;
 use crate::settings::Settings;
-use spool::{Recipient, RecipientState, Spool, SpoolEntry};
+use spool::{RecipientState, Spool, SpoolEntry};
 
 /// The file `councilgate queue flush` creates to ask the runner to retry now.
 pub const FLUSH_TRIGGER: &str = "queue.flush";
@@ -120,25 +120,8 @@ impl Queue {
         message: Arc<Vec<u8>>,
         received: Option<Envelope>,
     ) -> io::Result<String> {
-        let now = Utc::now().timestamp();
-        let entry = SpoolEntry {
-            id: id.clone(),
-            mail_from: mail_from.to_string(),
-            recipients: recipients
-                .iter()
-                .map(|r| Recipient {
-                    address: r.clone(),
-                    state: RecipientState::Pending,
-                    last_error: None,
-                })
-                .collect(),
-            created: now,
-            attempts: 0,
-            next_attempt: now,
-            message_id: header_value(&message[..], "Message-ID"),
-            received,
-            detail: None,
-        };
+        let mut entry = SpoolEntry::new(&id, mail_from, recipients, received);
+        entry.message_id = header_value(&message[..], "Message-ID");
         let spool = self.spool.clone();
         blocking(move || spool.store(&entry, &message)).await?;
         // The runner may be gone during shutdown; the spool has the message

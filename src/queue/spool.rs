@@ -58,6 +58,34 @@ pub struct SpoolEntry {
 }
 
 impl SpoolEntry {
+    /// A new entry with every recipient pending, due now.
+    pub fn new(
+        id: &str,
+        mail_from: &str,
+        recipients: &[String],
+        received: Option<Envelope>,
+    ) -> Self {
+        let now = chrono::Utc::now().timestamp();
+        SpoolEntry {
+            id: id.to_string(),
+            mail_from: mail_from.to_string(),
+            recipients: recipients
+                .iter()
+                .map(|r| Recipient {
+                    address: r.clone(),
+                    state: RecipientState::Pending,
+                    last_error: None,
+                })
+                .collect(),
+            created: now,
+            attempts: 0,
+            next_attempt: now,
+            message_id: None,
+            received,
+            detail: None,
+        }
+    }
+
     pub fn pending(&self) -> impl Iterator<Item = &Recipient> {
         self.recipients
             .iter()
