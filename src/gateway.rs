@@ -12,7 +12,6 @@ use crate::envelope::Envelope;
 use crate::policy::rules::Action;
 use crate::policy::{Decision, PolicyHandle, Snapshot, Verdict};
 use crate::queue::Queue;
-use crate::queue::spool::{Spool, SpoolEntry};
 use crate::settings::Settings;
 use crate::smtp::reply::Reply;
 
@@ -23,8 +22,8 @@ pub struct Gateway {
     pub postmaster: String,
     pub policy: Arc<PolicyHandle>,
     pub queue: Arc<Queue>,
-    /// Held messages wait here for the clerk.
-    pub held: Spool,
+    /// Held messages, the audit log and users.
+    pub store: crate::store::Store,
     pub data_dir: PathBuf,
 }
 
@@ -173,26 +172,54 @@ impl Gateway {
         reply
     }
 
-    /// Stores a held message (with its pending changes) durably.
+    /// Stores a held message (with its pending changes) durably, in the
+    /// review store, and tells its reviewers.
     async fn hold(
         &self,
         envelope: &Envelope,
         message: &[u8],
         verdict: &Verdict,
         queue_id: &str,
-    ) -> std::io::Result<()> {
+    ) -> Result<(), crate::store::StoreError> {
+        let snapshot = self.policy.load();
         let bytes = verdict.message.clone().unwrap_or_else(|| message.to_vec());
-        let mut entry = SpoolEntry::new(
-            queue_id,
-            &envelope.mail_from,
-            &verdict.recipients,
-            Some(envelope.clone()),
-        );
-        entry.detail = serde_json::to_value(verdict).ok();
-        let held = self.held.clone();
-        tokio::task::spawn_blocking(move || held.store(&entry, &bytes))
-            .await
-            .map_err(|e| std::io::Error::other(format!("held store task failed: {e}")))?
+        let parsed = mail_parser::MessageParser::default().parse_headers(message);
+        let subject = parsed
+            .as_ref()
+            .and_then(|m| m.subject())
+            .unwrap_or("")
+            .to_string();
+        let from_header: Vec<String> = parsed
+            .as_ref()
+            .and_then(|m| m.from())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.address())
+                    .map(str::to_lowercase)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (reviewers, barred) =
+            crate::review::reviewers(self, &snapshot, envelope, verdict, &from_header);
+        let now = Utc::now().timestamp();
+        let held = crate::store::NewHeld {
+            id: queue_id.to_string(),
+            created: now,
+            expires: now + self.settings.store.hold_days as i64 * 86_400,
+            mail_from: envelope.mail_from.clone(),
+            recipients: verdict.recipients.clone(),
+            envelope: serde_json::to_string(envelope).unwrap_or_default(),
+            subject,
+            rules: verdict.rules.iter().map(|r| r.id.clone()).collect(),
+            verdict: serde_json::to_string(verdict).unwrap_or_default(),
+            message: bytes,
+            reviewers,
+            barred,
+        };
+        self.store.hold(&held).await?;
+        let stored = self.store.get(queue_id).await?;
+        crate::review::tell_reviewers(self, &snapshot, &stored, false).await;
+        Ok(())
     }
 }
 

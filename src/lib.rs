@@ -28,6 +28,8 @@ pub mod message;
 pub mod notice;
 pub mod policy;
 pub mod queue;
+pub mod review;
 pub mod server;
 pub mod settings;
 pub mod smtp;
+pub mod store;

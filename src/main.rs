@@ -135,7 +135,7 @@ fn serve(config: &std::path::Path) -> Result<()> {
     init_logging(&settings);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let app = App::load(config)?;
+        let app = App::load(config).await?;
         let listeners = app.bind().await?;
         let shutdown = CancellationToken::new();
         let signal = shutdown.clone();

@@ -15,9 +15,9 @@ use tracing::{info, warn};
 use crate::envelope::ListenerKind;
 use crate::gateway::Gateway;
 use crate::policy::{PolicyHandle, Snapshot};
-use crate::queue::spool::Spool;
 use crate::queue::{self, Queue, QueueConfig};
 use crate::settings::Settings;
+use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -38,6 +38,8 @@ pub enum StartError {
     },
     #[error("{0}")]
     Listen(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// A gateway ready to run: everything loaded, nothing listening yet.
@@ -50,13 +52,13 @@ pub struct App {
 impl App {
     /// Loads the config folder. Relative `data_dir` is taken from the
     /// working directory.
-    pub fn load(config_dir: &Path) -> Result<App, StartError> {
+    pub async fn load(config_dir: &Path) -> Result<App, StartError> {
         let settings = Settings::load(config_dir)?;
         let snapshot = Snapshot::load(config_dir)?;
-        Self::new(settings, snapshot)
+        Self::new(settings, snapshot).await
     }
 
-    pub fn new(settings: Settings, snapshot: Snapshot) -> Result<App, StartError> {
+    pub async fn new(settings: Settings, snapshot: Snapshot) -> Result<App, StartError> {
         let data_dir = settings.server.data_dir.clone();
         let data_err = |source| StartError::Data {
             path: data_dir.clone(),
@@ -64,7 +66,12 @@ impl App {
         };
         std::fs::create_dir_all(&data_dir).map_err(data_err)?;
         let (queue, queue_rx) = Queue::open(&data_dir).map_err(data_err)?;
-        let held = Spool::open(data_dir.join("held")).map_err(data_err)?;
+        let store_url = if settings.store.url.trim().is_empty() {
+            Store::default_url(&data_dir)
+        } else {
+            settings.store.url.trim().to_string()
+        };
+        let store = Store::open(&store_url).await?;
         let hostname = settings.hostname();
         let postmaster = if settings.server.postmaster.trim().is_empty() {
             snapshot.directory.postmaster()
@@ -84,7 +91,7 @@ impl App {
             postmaster,
             policy: Arc::new(PolicyHandle::new(snapshot)),
             queue,
-            held,
+            store,
             data_dir,
         });
         Ok(App {
@@ -152,6 +159,11 @@ impl App {
             }
         }
         let queue_stop = CancellationToken::new();
+        let review = tokio::spawn(crate::review::run(
+            self.gateway.clone(),
+            Duration::from_secs(30),
+            queue_stop.clone(),
+        ));
         let runner = tokio::spawn(queue::run(
             self.gateway.queue.clone(),
             self.queue_rx,
@@ -171,6 +183,7 @@ impl App {
         // Sessions are done: nothing more will be queued. Stop deliveries.
         queue_stop.cancel();
         let _ = runner.await;
+        let _ = review.await;
         info!("stopped");
     }
 }

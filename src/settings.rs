@@ -28,8 +28,48 @@ pub struct Settings {
     pub server: ServerSettings,
     pub smtp: SmtpSettings,
     pub queue: QueueSettings,
+    pub store: StoreSettings,
+    pub web: WebSettings,
     #[serde(default)]
     pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// Empty: an SQLite file in the data folder. `postgres://…` lets
+    /// several gateways share held messages and the audit log.
+    #[serde(default)]
+    pub url: String,
+    /// A held message not decided within this many days is returned to
+    /// its sender.
+    pub hold_days: u64,
+    /// Reviewers are reminded this many hours before expiry.
+    pub remind_hours: u64,
+    /// The raw message of decided messages is removed after this many days
+    /// (their record and audit history stay).
+    pub retention_days: u64,
+    /// Who reviews held messages (addresses). Empty: the Proper Officer and
+    /// the deputies from the directory.
+    #[serde(default)]
+    pub reviewers: Vec<String>,
+    /// Who reviews when the Proper Officer is a party to the message.
+    /// Empty: the deputies.
+    #[serde(default)]
+    pub panel: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSettings {
+    /// The review pages; empty disables them.
+    pub listen: String,
+    /// How reviewers reach the pages (links in notices).
+    pub base_url: String,
+    pub session_hours: u64,
+    /// Mark the session cookie Secure (set when the pages are served
+    /// behind TLS).
+    pub secure_cookies: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -245,6 +285,17 @@ impl Settings {
         }
         if self.smtp.max_line_length < 512 {
             return Err("smtp.max_line_length: expected at least 512 (RFC 5321 §4.5.3.1.4)".into());
+        }
+        if self.store.hold_days == 0 {
+            return Err("store.hold_days: expected a number greater than 0".into());
+        }
+        if !self.web.listen.trim().is_empty() {
+            self.web.listen.parse::<SocketAddr>().map_err(|e| {
+                format!(
+                    "web.listen = {:?} is not an address:port ({e})",
+                    self.web.listen
+                )
+            })?;
         }
         if self.queue.retry_max_secs < self.queue.retry_initial_secs {
             return Err("queue.retry_max_secs: expected at least queue.retry_initial_secs".into());

@@ -152,26 +152,58 @@ async fn hold_instruction_to_junior_officer() {
     .await;
     assert!(reply.starts_with("250 2.6.0 Held for review"), "{reply}");
     assert!(reply.contains("instruction-to-staff"), "{reply}");
-    let held = cfg.data_dir().join("held");
+    let store =
+        councilgate::store::Store::open(&councilgate::store::Store::default_url(&cfg.data_dir()))
+            .await
+            .expect("store");
+    let held = store.list("held").await.expect("list");
+    assert_eq!(held.len(), 1, "stored for review");
+    // The held copy keeps its pending changes (the copies) for release.
     assert!(
-        wait_until(WAIT, || spooled(&held) == 1).await,
-        "stored in held/"
+        held[0]
+            .recipients
+            .contains(&"clerk@example-tc.gov.uk".to_string()),
+        "{:?}",
+        held[0].recipients
     );
-    // Only the notice to the sender goes out; the message does not.
-    let got = sink.wait_for(1, WAIT).await;
+    assert_eq!(
+        held[0].rules,
+        vec![
+            "route-via-proper-officer",
+            "keep-manager-informed",
+            "instruction-to-staff"
+        ]
+    );
+    // The message does not go out; the sender and the reviewers (the
+    // Proper Officer and the deputy) are told.
+    let got = sink.wait_for(3, WAIT).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let got = if got.is_empty() { sink.messages() } else { got };
-    assert_eq!(got.len(), 1, "{got:#?}");
-    assert!(got[0].mail_from.is_empty());
-    assert!(text(&got[0]).contains("held for review by the Proper Officer"));
-    // The held copy keeps its pending changes (copies) for release.
-    let entry = std::fs::read_dir(&held)
-        .expect("held dir")
-        .flatten()
-        .find(|e| e.path().extension().is_some_and(|x| x == "json"))
-        .expect("entry");
-    let json = std::fs::read_to_string(entry.path()).expect("read");
-    assert!(json.contains("clerk@example-tc.gov.uk"), "{json}");
+    let got = if got.len() < 3 { sink.messages() } else { got };
+    assert_eq!(got.len(), 3, "{got:#?}");
+    assert!(
+        got.iter().all(|d| d.mail_from.is_empty()),
+        "notices only, null sender"
+    );
+    let to_sender = got
+        .iter()
+        .find(|d| d.rcpts == vec!["cllr.patel@example-tc.gov.uk"])
+        .expect("sender notice");
+    assert!(text(to_sender).contains("held for review by the Proper Officer"));
+    let to_clerk = got
+        .iter()
+        .find(|d| d.rcpts == vec!["clerk@example-tc.gov.uk"])
+        .expect("reviewer notice");
+    let t = text(to_clerk);
+    assert!(t.contains("Subject: Held for your review: Pavilion"), "{t}");
+    assert!(
+        t.contains(&format!("http://127.0.0.1:8025/held/{}", held[0].id)),
+        "link to the message: {t}"
+    );
+    assert!(
+        got.iter()
+            .any(|d| d.rcpts == vec!["deputy.clerk@example-tc.gov.uk"]),
+        "deputy told"
+    );
     gw.stop().await;
 }
 

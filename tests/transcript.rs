@@ -18,11 +18,17 @@ async fn read_all_available(s: &mut tokio::io::DuplexStream) -> String {
     String::from_utf8_lossy(&buf[..n]).to_string()
 }
 
-#[tokio::test(start_paused = true)]
-async fn idle_client_is_timed_out_with_421_after_the_rfc_5321_five_minutes() {
+/// A session on an in-memory stream, with the clock paused once the
+/// gateway (and its store) is up: (client end, session task, config).
+async fn in_memory_session() -> (
+    tokio::io::DuplexStream,
+    tokio::task::JoinHandle<()>,
+    TestConfig,
+) {
     let cfg = TestConfig::new(None, &[]);
-    let app = App::load(cfg.path()).expect("app");
-    let (mut client, server) = tokio::io::duplex(64 * 1024);
+    let app = App::load(cfg.path()).await.expect("app");
+    tokio::time::pause();
+    let (client, server) = tokio::io::duplex(64 * 1024);
     let session = Session::new(
         server,
         app.gateway.clone(),
@@ -33,7 +39,12 @@ async fn idle_client_is_timed_out_with_421_after_the_rfc_5321_five_minutes() {
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         CancellationToken::new(),
     );
-    let task = tokio::spawn(session.run());
+    (client, tokio::spawn(session.run()), cfg)
+}
+
+#[tokio::test]
+async fn idle_client_is_timed_out_with_421_after_the_rfc_5321_five_minutes() {
+    let (mut client, task, _cfg) = in_memory_session().await;
     assert!(read_all_available(&mut client).await.starts_with("220"));
     client.write_all(b"EHLO a\r\n").await.expect("write");
     assert!(read_all_available(&mut client).await.contains("250 SIZE"));
@@ -48,22 +59,9 @@ async fn idle_client_is_timed_out_with_421_after_the_rfc_5321_five_minutes() {
     task.await.expect("session ends");
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn stalled_data_is_timed_out_after_three_minutes() {
-    let cfg = TestConfig::new(None, &[]);
-    let app = App::load(cfg.path()).expect("app");
-    let (mut client, server) = tokio::io::duplex(64 * 1024);
-    let session = Session::new(
-        server,
-        app.gateway.clone(),
-        SessionConfig {
-            listener: ListenerKind::Inbound,
-            trusted: false,
-        },
-        IpAddr::V4(Ipv4Addr::LOCALHOST),
-        CancellationToken::new(),
-    );
-    let task = tokio::spawn(session.run());
+    let (mut client, task, cfg) = in_memory_session().await;
     read_all_available(&mut client).await;
     client
         .write_all(b"EHLO a\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<clerk@example-tc.gov.uk>\r\nDATA\r\nSubject: half\r\n")

@@ -235,7 +235,7 @@ pub struct Gateway {
 
 impl Gateway {
     pub async fn start(config: &TestConfig) -> Gateway {
-        let app = App::load(config.path()).expect("load app");
+        let app = App::load(config.path()).await.expect("load app");
         let listeners = app.bind().await.expect("bind");
         let inbound = listeners.inbound_addr().expect("inbound");
         let submission = listeners.submission_addr().expect("submission");
@@ -385,4 +385,33 @@ pub fn spooled(dir: &Path) -> usize {
                 .count()
         })
         .unwrap_or(0)
+}
+
+/// The PostgreSQL server tests use: `COUNCILGATE_TEST_PG`, else the local
+/// one on 127.0.0.1:5432 (database `test`, trust auth).
+pub fn pg_base_url() -> String {
+    std::env::var("COUNCILGATE_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh PostgreSQL schema for one test, as a store URL; `None` (with a
+/// printed notice) when no server answers.
+pub async fn pg_store_url() -> Option<String> {
+    use sqlx::AssertSqlSafe;
+    sqlx::any::install_default_drivers();
+    let base = pg_base_url();
+    let pool = match sqlx::AnyPool::connect(&base).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("SKIPPED (PostgreSQL): no server answers at {base}: {e}");
+            return None;
+        }
+    };
+    let schema = format!("cg_test_{:016x}", rand::random::<u64>());
+    sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await
+        .expect("create schema");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
 }

@@ -1,0 +1,209 @@
+//! The review store on SQLite and on PostgreSQL: the same tests on both.
+
+mod common;
+
+use std::sync::Arc;
+
+use councilgate::store::{Action, NewHeld, Store, StoreError};
+
+fn held(id: &str) -> NewHeld {
+    NewHeld {
+        id: id.into(),
+        created: 1_000,
+        expires: 1_000 + 5 * 86_400,
+        mail_from: "cllr.smith@example-tc.gov.uk".into(),
+        recipients: vec![
+            "alex.green@example-tc.gov.uk".into(),
+            "clerk@example-tc.gov.uk".into(),
+        ],
+        envelope: "{}".into(),
+        subject: "Bins".into(),
+        rules: vec!["instruction-to-staff".into()],
+        verdict: "{\"decision\":\"hold\"}".into(),
+        message: b"Subject: Bins\r\n\r\nPlease empty the bins.\r\n".to_vec(),
+        reviewers: vec![],
+        barred: vec![],
+    }
+}
+
+/// Each backend available here: SQLite always, PostgreSQL when it answers.
+async fn backends() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sqlite = Store::open(&Store::default_url(dir.path()))
+        .await
+        .expect("sqlite");
+    let mut out = vec![("sqlite", sqlite, Some(dir))];
+    if let Some(url) = common::pg_store_url().await {
+        out.push(("postgres", Store::open(&url).await.expect("postgres"), None));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_list_decide_and_audit() {
+    for (name, store, _dir) in backends().await {
+        store.hold(&held("m1")).await.expect("hold");
+        let list = store.list("held").await.expect("list");
+        assert_eq!(list.len(), 1, "{name}");
+        assert_eq!(list[0].recipients.len(), 2);
+        assert_eq!(
+            list[0].message,
+            held("m1").message,
+            "{name}: raw message kept byte for byte"
+        );
+        let decided = store
+            .decide(
+                "m1",
+                Action::Release,
+                "clerk@example-tc.gov.uk",
+                "instruction was routine",
+                "ok",
+                2_000,
+            )
+            .await
+            .expect("decide");
+        assert_eq!(decided.state, "released");
+        assert!(!decided.effect_done, "{name}: the effect is still to do");
+        assert_eq!(store.pending_effects().await.expect("pending").len(), 1);
+        store.effect_done("m1").await.expect("done");
+        assert!(store.pending_effects().await.expect("pending").is_empty());
+        match store
+            .decide(
+                "m1",
+                Action::Delete,
+                "deputy.clerk@example-tc.gov.uk",
+                "",
+                "",
+                3_000,
+            )
+            .await
+        {
+            Err(StoreError::AlreadyDecided { state, by, .. }) => {
+                assert_eq!(state, "released");
+                assert_eq!(
+                    by, "clerk@example-tc.gov.uk",
+                    "{name}: told who acted first"
+                );
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        let trail = store.audit_for("m1").await.expect("audit");
+        let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, vec!["held", "released"], "{name}");
+        assert!(trail[1].detail.contains("instruction was routine"));
+        let report = store.verify_audit().await.expect("verify");
+        assert!(report.broken.is_none(), "{name}: {report:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_decisions_have_exactly_one_winner() {
+    for (name, store, _dir) in backends().await {
+        for round in 0..5 {
+            let id = format!("race{round}");
+            store.hold(&held(&id)).await.expect("hold");
+            let store = Arc::new(store.clone());
+            let mut tasks = Vec::new();
+            for (who, action) in [
+                ("clerk@example-tc.gov.uk", Action::Release),
+                ("deputy.clerk@example-tc.gov.uk", Action::Return),
+            ] {
+                let (s, id) = (store.clone(), id.clone());
+                tasks.push(tokio::spawn(async move {
+                    s.decide(&id, action, who, "", "", 5).await
+                }));
+            }
+            let mut wins = 0;
+            let mut losses = 0;
+            for t in tasks {
+                match t.await.expect("join") {
+                    Ok(_) => wins += 1,
+                    Err(StoreError::AlreadyDecided { .. }) => losses += 1,
+                    Err(e) => panic!("{name}: {e}"),
+                }
+            }
+            assert_eq!((wins, losses), (1, 1), "{name}: round {round}");
+        }
+        let report = store.verify_audit().await.expect("verify");
+        assert!(
+            report.broken.is_none(),
+            "{name}: concurrent appends kept the chain whole: {report:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampering_with_the_audit_log_is_detected() {
+    for (name, store, _dir) in backends().await {
+        for i in 0..3 {
+            store.hold(&held(&format!("t{i}"))).await.expect("hold");
+        }
+        assert!(store.verify_audit().await.expect("verify").broken.is_none());
+        sqlx::query("UPDATE audit SET detail = 'nothing to see' WHERE seq = 2")
+            .execute(store.pool())
+            .await
+            .expect("tamper");
+        let report = store.verify_audit().await.expect("verify");
+        assert_eq!(
+            report.broken.as_ref().map(|b| b.0),
+            Some(2),
+            "{name}: {report:?}"
+        );
+        sqlx::query("DELETE FROM audit WHERE seq = 2")
+            .execute(store.pool())
+            .await
+            .expect("delete");
+        let report = store.verify_audit().await.expect("verify");
+        assert_eq!(
+            report.broken.as_ref().map(|b| b.0),
+            Some(3),
+            "{name}: a removed entry shows: {report:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_sessions_expiry_and_reminders() {
+    for (name, store, _dir) in backends().await {
+        store
+            .add_user("clerk@example-tc.gov.uk", "clerk", "$argon2id$fake")
+            .await
+            .expect("user");
+        let u = store
+            .user("clerk@example-tc.gov.uk")
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(u.role, "clerk");
+        store
+            .create_session("h1", "clerk@example-tc.gov.uk", "csrf1", 100)
+            .await
+            .expect("session");
+        assert!(
+            store.session("h1", 50).await.expect("s").is_some(),
+            "{name}"
+        );
+        assert!(
+            store.session("h1", 150).await.expect("s").is_none(),
+            "{name}: expired sessions do not count"
+        );
+        store.end_session("h1").await.expect("end");
+        assert!(store.session("h1", 50).await.expect("s").is_none());
+
+        let mut h = held("e1");
+        h.expires = 500;
+        store.hold(&h).await.expect("hold");
+        let due = store.take_due_reminders(600).await.expect("reminders");
+        assert_eq!(due.len(), 1, "{name}");
+        assert!(
+            store
+                .take_due_reminders(600)
+                .await
+                .expect("again")
+                .is_empty(),
+            "{name}: reminded once"
+        );
+        assert_eq!(store.expired(400).await.expect("exp").len(), 0);
+        assert_eq!(store.expired(500).await.expect("exp").len(), 1);
+    }
+}
