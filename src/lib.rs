@@ -19,6 +19,7 @@
 //! - [`settings`]: `councilgate.toml` and environment overrides.
 //! - [`server`]: assembling and running all of the above.
 
+pub mod auth;
 pub mod check;
 pub mod delivery;
 pub mod envelope;
@@ -33,3 +34,4 @@ pub mod server;
 pub mod settings;
 pub mod smtp;
 pub mod store;
+pub mod web;

@@ -36,6 +36,70 @@ enum Command {
     },
     /// Evaluate the protocol rules on one message without sending it.
     Check(CheckArgs),
+    /// Review held messages from the command line.
+    Held {
+        #[command(subcommand)]
+        action: HeldAction,
+    },
+    /// Manage the people who can log in to the review pages.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum HeldAction {
+    /// Messages waiting for review, oldest first.
+    List,
+    /// One message: why it was held, its recipients and history.
+    Show { id: String },
+    /// Deliver it, with its pending copies and notices.
+    Release(Decision),
+    /// Deliver it to the Proper Officer only.
+    SendToProperOfficer(Decision),
+    /// Return it to the sender with a note.
+    Return(Decision),
+    /// Delete it without delivering.
+    Delete(Decision),
+}
+
+#[derive(clap::Args)]
+struct Decision {
+    id: String,
+    /// Who is acting (a reviewer's user name); default: cli:$USER.
+    #[arg(long = "as")]
+    actor: Option<String>,
+    /// The protocol clause or reason for the decision.
+    #[arg(long, default_value = "")]
+    reason: String,
+    /// A note (sent to the sender when returning).
+    #[arg(long, default_value = "")]
+    note: String,
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a user, or change their role and password. NAME is best the
+    /// person's address in the directory (so the gateway knows who is the
+    /// Proper Officer). The password is read from a prompt, or from
+    /// standard input when it is not a terminal.
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["clerk", "admin"])]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Check the hash chain of the audit log.
+    Verify,
 }
 
 #[derive(clap::Args)]
@@ -86,6 +150,153 @@ fn main() -> Result<()> {
         Command::Serve => serve(&cli.config),
         Command::Queue { action } => queue(&cli.config, action),
         Command::Check(args) => check(&cli.config, args),
+        Command::Held { action } => runtime()?.block_on(held(&cli.config, action)),
+        Command::User { action } => runtime()?.block_on(user(&cli.config, action)),
+        Command::Audit { action } => runtime()?.block_on(audit(&cli.config, action)),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("starting the async runtime")
+}
+
+async fn open_store(config: &std::path::Path) -> Result<(Settings, councilgate::store::Store)> {
+    let settings = Settings::load(config)?;
+    let url = if settings.store.url.trim().is_empty() {
+        std::fs::create_dir_all(&settings.server.data_dir)
+            .with_context(|| format!("creating {}", settings.server.data_dir.display()))?;
+        councilgate::store::Store::default_url(&settings.server.data_dir)
+    } else {
+        settings.store.url.trim().to_string()
+    };
+    let store = councilgate::store::Store::open(&url).await?;
+    Ok((settings, store))
+}
+
+fn when(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|t| {
+            t.with_timezone(&chrono_tz::Europe::London)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+async fn held(config: &std::path::Path, action: HeldAction) -> Result<()> {
+    use councilgate::store::Action;
+    let (_, store) = open_store(config).await?;
+    let decision = |d: Decision, a: Action| (d, a);
+    let (d, action) = match action {
+        HeldAction::List => {
+            let items = store.list("held").await?;
+            if items.is_empty() {
+                println!("No messages are waiting for review.");
+            }
+            for h in items {
+                println!(
+                    "{}  held {}  expires {}  from <{}>  rules {}\n    subject: {}",
+                    h.id,
+                    when(h.created),
+                    when(h.expires),
+                    h.mail_from,
+                    h.rules.join(", "),
+                    h.subject
+                );
+            }
+            return Ok(());
+        }
+        HeldAction::Show { id } => {
+            let h = store.get(&id).await?;
+            println!("Message {}  ({})", h.id, h.state);
+            println!(
+                "From: <{}>\nTo: {}\nSubject: {}",
+                h.mail_from,
+                h.recipients.join(", "),
+                h.subject
+            );
+            println!("Held: {}  expires: {}", when(h.created), when(h.expires));
+            println!("Reviewers: {}", h.reviewers.join(", "));
+            if !h.barred.is_empty() {
+                println!("May not act (a party to it): {}", h.barred.join(", "));
+            }
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&h.verdict) {
+                for r in v["rules"].as_array().into_iter().flatten() {
+                    println!(
+                        "\nRule {} ({})",
+                        r["id"].as_str().unwrap_or(""),
+                        r["action"].as_str().unwrap_or("")
+                    );
+                    for e in r["evidence"].as_array().into_iter().flatten() {
+                        println!("  - {}", e.as_str().unwrap_or(""));
+                    }
+                }
+            }
+            println!("\nHistory:");
+            for e in store.audit_for(&id).await? {
+                println!("  {}  {}  {}  {}", when(e.at), e.actor, e.action, e.detail);
+            }
+            return Ok(());
+        }
+        HeldAction::Release(d) => decision(d, Action::Release),
+        HeldAction::SendToProperOfficer(d) => decision(d, Action::SendToProperOfficer),
+        HeldAction::Return(d) => decision(d, Action::Return),
+        HeldAction::Delete(d) => decision(d, Action::Delete),
+    };
+    let snapshot = councilgate::policy::Snapshot::load(config)?;
+    let actor = d.actor.unwrap_or_else(|| {
+        format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        )
+    });
+    let held =
+        councilgate::review::record(&store, &snapshot, &d.id, action, &actor, &d.reason, &d.note)
+            .await?;
+    println!(
+        "{} is now {}. The running gateway carries this out within a few seconds (or at its next start).",
+        held.id, held.state
+    );
+    Ok(())
+}
+
+async fn user(config: &std::path::Path, action: UserAction) -> Result<()> {
+    let UserAction::Add { name, role } = action;
+    let (_, store) = open_store(config).await?;
+    let password = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let p = rpassword::prompt_password(format!("Password for {name}: "))?;
+        let again = rpassword::prompt_password("Again: ")?;
+        if p != again {
+            anyhow::bail!("the passwords differ");
+        }
+        p
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    councilgate::auth::check_password_strength(&password).map_err(anyhow::Error::msg)?;
+    let hash = councilgate::auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+    store.add_user(&name, &role, &hash).await?;
+    println!("User {name} saved with role {role}.");
+    Ok(())
+}
+
+async fn audit(config: &std::path::Path, action: AuditAction) -> Result<()> {
+    let AuditAction::Verify = action;
+    let (_, store) = open_store(config).await?;
+    let report = store.verify_audit().await?;
+    match report.broken {
+        None => {
+            println!(
+                "The audit log is intact: {} entries, every hash follows.",
+                report.entries
+            );
+            Ok(())
+        }
+        Some((seq, why)) => anyhow::bail!("the audit log is broken at entry {seq}: {why}"),
     }
 }
 

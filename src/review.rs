@@ -138,27 +138,54 @@ pub async fn decide(
     note: &str,
 ) -> Result<Held, StoreError> {
     let snapshot = gw.policy.load();
+    let held = record(&gw.store, &snapshot, id, action, actor, reason, note).await?;
+    carry_out(gw, &snapshot, &held).await;
+    Ok(held)
+}
+
+/// Records a decision without carrying it out: for a process that is not
+/// the gateway (the `held` command). The running gateway carries it out
+/// within seconds ([`housekeeping`]).
+pub async fn record(
+    store: &crate::store::Store,
+    snapshot: &Snapshot,
+    id: &str,
+    action: Action,
+    actor: &str,
+    reason: &str,
+    note: &str,
+) -> Result<Held, StoreError> {
     if action != Action::Expire {
-        let held = gw.store.get(id).await?;
-        if !may_act(&snapshot, &held, actor) {
+        let held = store.get(id).await?;
+        if !may_act(snapshot, &held, actor) {
             return Err(StoreError::Refused(format!(
                 "{actor} is a party to this message and cannot act on it; it is for {}",
                 held.reviewers.join(", ")
             )));
         }
     }
-    let held = gw
-        .store
+    let held = store
         .decide(id, action, actor, reason, note, Utc::now().timestamp())
         .await?;
     info!(id, action = action.state(), actor, "held message decided");
-    carry_out(gw, &snapshot, &held).await;
     Ok(held)
 }
 
 /// Does what a decision entails, then marks it done. Failures leave it
 /// not done, for the next housekeeping round.
 async fn carry_out(gw: &Gateway, snapshot: &Snapshot, held: &Held) {
+    match gw
+        .store
+        .claim_effect(&held.id, Utc::now().timestamp(), 600)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return, // done, or another gateway is doing it
+        Err(e) => {
+            warn!(id = %held.id, error = %e, "cannot claim a decision's effect; will retry");
+            return;
+        }
+    }
     let envelope: Option<Envelope> = serde_json::from_str(&held.envelope).ok();
     let result = match held.state.as_str() {
         "released" => gw
@@ -362,7 +389,8 @@ pub async fn housekeeping(gw: &Gateway) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Runs [`housekeeping`] at start and every `every` until `shutdown`.
+/// Runs [`housekeeping`] at start and every `every` until `shutdown`
+/// (decisions recorded elsewhere are carried out within `every`).
 pub async fn run(gw: Arc<Gateway>, every: Duration, shutdown: CancellationToken) {
     loop {
         if let Err(e) = housekeeping(&gw).await {

@@ -124,6 +124,23 @@ impl App {
                 ListenerKind::Submission => listeners.submission = Some(l),
             }
         }
+        let web = &self.gateway.settings.web;
+        if !web.listen.trim().is_empty() {
+            let addr: SocketAddr = web
+                .listen
+                .parse()
+                .map_err(|e| StartError::Listen(format!("web.listen = {:?}: {e}", web.listen)))?;
+            listeners.web =
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            listener: "web",
+                            addr,
+                            source,
+                        })?,
+                );
+        }
         Ok(listeners)
     }
 
@@ -158,10 +175,13 @@ impl App {
                 )));
             }
         }
+        let web = listeners
+            .web
+            .map(|l| tokio::spawn(crate::web::serve(l, self.gateway.clone(), shutdown.clone())));
         let queue_stop = CancellationToken::new();
         let review = tokio::spawn(crate::review::run(
             self.gateway.clone(),
-            Duration::from_secs(30),
+            Duration::from_secs(3),
             queue_stop.clone(),
         ));
         let runner = tokio::spawn(queue::run(
@@ -174,6 +194,9 @@ impl App {
         info!("shutting down: no new connections");
         for a in accept_loops {
             let _ = a.await;
+        }
+        if let Some(w) = web {
+            let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
         }
         tracker.close();
         let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
@@ -192,6 +215,8 @@ impl App {
 pub struct Listeners {
     pub inbound: Option<TcpListener>,
     pub submission: Option<TcpListener>,
+    /// The review pages.
+    pub web: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -200,5 +225,8 @@ impl Listeners {
     }
     pub fn submission_addr(&self) -> Option<SocketAddr> {
         self.submission.as_ref().and_then(|l| l.local_addr().ok())
+    }
+    pub fn web_addr(&self) -> Option<SocketAddr> {
+        self.web.as_ref().and_then(|l| l.local_addr().ok())
     }
 }

@@ -106,6 +106,10 @@ fn shipped_config_serves_and_delivers_to_outbox_with_curl() {
             "COUNCILGATE__SMTP__SUBMISSION__LISTEN",
             format!("127.0.0.1:{submission}"),
         ),
+        (
+            "COUNCILGATE__WEB__LISTEN",
+            format!("127.0.0.1:{}", free_port()),
+        ),
     ];
     let config = std::path::Path::new(REPO).join("config");
     let _gw = spawn_serve(work.path(), &config, &env);

@@ -268,7 +268,7 @@ impl Store {
         };
         let statements = [
             format!(
-                "CREATE TABLE IF NOT EXISTS held (id TEXT PRIMARY KEY, created BIGINT NOT NULL, expires BIGINT NOT NULL, mail_from TEXT NOT NULL, recipients TEXT NOT NULL, envelope TEXT NOT NULL, subject TEXT NOT NULL, rules TEXT NOT NULL, verdict TEXT NOT NULL, message {blob} NOT NULL, state TEXT NOT NULL, reviewers TEXT NOT NULL, barred TEXT NOT NULL, decided_by TEXT, decided_at BIGINT, reason TEXT, note TEXT, effect_done BIGINT NOT NULL DEFAULT 0, reminded BIGINT NOT NULL DEFAULT 0)"
+                "CREATE TABLE IF NOT EXISTS held (id TEXT PRIMARY KEY, created BIGINT NOT NULL, expires BIGINT NOT NULL, mail_from TEXT NOT NULL, recipients TEXT NOT NULL, envelope TEXT NOT NULL, subject TEXT NOT NULL, rules TEXT NOT NULL, verdict TEXT NOT NULL, message {blob} NOT NULL, state TEXT NOT NULL, reviewers TEXT NOT NULL, barred TEXT NOT NULL, decided_by TEXT, decided_at BIGINT, reason TEXT, note TEXT, effect_done BIGINT NOT NULL DEFAULT 0, effect_claimed BIGINT NOT NULL DEFAULT 0, reminded BIGINT NOT NULL DEFAULT 0)"
             ),
             "CREATE INDEX IF NOT EXISTS held_state ON held (state, created)".to_string(),
             "CREATE TABLE IF NOT EXISTS audit (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, message_id TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)".to_string(),
@@ -367,7 +367,7 @@ impl Store {
         now: i64,
     ) -> Result<Held, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let changed = sqlx::query("UPDATE held SET state = $1, decided_by = $2, decided_at = $3, reason = $4, note = $5, effect_done = 0 WHERE id = $6 AND state = 'held'")
+        let changed = sqlx::query("UPDATE held SET state = $1, decided_by = $2, decided_at = $3, reason = $4, note = $5, effect_done = 0, effect_claimed = 0 WHERE id = $6 AND state = 'held'")
             .bind(action.state())
             .bind(actor)
             .bind(now)
@@ -393,6 +393,26 @@ impl Store {
         audit::append(&mut tx, actor, action.state(), id, &detail).await?;
         tx.commit().await?;
         self.get(id).await
+    }
+
+    /// Claims a decision's effect for this process: only the claimer carries
+    /// it out, so two gateways sharing the store never both deliver a
+    /// release. A claim older than `stale_after` seconds (its claimer died)
+    /// can be taken over.
+    pub async fn claim_effect(
+        &self,
+        id: &str,
+        now: i64,
+        stale_after: i64,
+    ) -> Result<bool, StoreError> {
+        let won = sqlx::query("UPDATE held SET effect_claimed = $1 WHERE id = $2 AND state <> 'held' AND effect_done = 0 AND (effect_claimed = 0 OR effect_claimed < $3)")
+            .bind(now)
+            .bind(id)
+            .bind(now - stale_after)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(won == 1)
     }
 
     /// Records that a decision's effect (delivery, notice) is done.

@@ -193,7 +193,8 @@ impl TestConfig {
         );
         settings = settings
             .replace("127.0.0.1:2525", "127.0.0.1:0")
-            .replace("127.0.0.1:2587", "127.0.0.1:0");
+            .replace("127.0.0.1:2587", "127.0.0.1:0")
+            .replace("listen = \"127.0.0.1:8025\"", "listen = \"127.0.0.1:0\"");
         settings = settings.replace("retry_initial_secs = 60", "retry_initial_secs = 1");
         settings = settings.replace("hostname = \"\"", "hostname = \"gw.test\"");
         for (from, to) in tweak {
@@ -229,6 +230,8 @@ impl TestConfig {
 pub struct Gateway {
     pub inbound: SocketAddr,
     pub submission: SocketAddr,
+    pub web: SocketAddr,
+    pub app: Arc<councilgate::gateway::Gateway>,
     pub shutdown: CancellationToken,
     pub task: tokio::task::JoinHandle<()>,
 }
@@ -239,11 +242,15 @@ impl Gateway {
         let listeners = app.bind().await.expect("bind");
         let inbound = listeners.inbound_addr().expect("inbound");
         let submission = listeners.submission_addr().expect("submission");
+        let web = listeners.web_addr().expect("web");
+        let gw = app.gateway.clone();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app.run(listeners, shutdown.clone()));
         Gateway {
             inbound,
             submission,
+            web,
+            app: gw,
             shutdown,
             task,
         }

@@ -1,0 +1,152 @@
+//! The review pages: the clerk's queue of held messages, one message with
+//! the rules and evidence, and the decision. Server-rendered HTML that works
+//! without JavaScript.
+//!
+//! Every page and endpoint but `/login` and `/healthz` needs a session. The
+//! session cookie is HttpOnly and SameSite=Strict (and Secure when
+//! configured); the store keeps only a hash of its token. Every form carries
+//! a CSRF token. Email content is hostile: it is escaped everywhere, its
+//! HTML is shown only after ammonia (remote images removed) in a sandboxed
+//! iframe whose own response forbids scripts and remote loads, and
+//! attachments are downloaded, never rendered.
+
+mod pages;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::gateway::Gateway;
+
+pub const SESSION_COOKIE: &str = "cg_session";
+pub const LOGIN_COOKIE: &str = "cg_login";
+
+/// The stylesheet, allowed by its hash in the Content-Security-Policy.
+pub const CSS: &str = include_str!("style.css");
+
+fn css_hash() -> &'static str {
+    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    H.get_or_init(|| {
+        use base64::Engine as _;
+        use sha2::Digest;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(CSS.as_bytes()))
+    })
+}
+
+/// Login attempts, slowed per client address and per user name.
+#[derive(Default)]
+pub struct Throttle {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl Throttle {
+    const FREE: u32 = 5;
+
+    /// How long `key` must still wait, if at all.
+    pub fn wait(&self, key: &str) -> Option<Duration> {
+        let map = self.failures.lock().ok()?;
+        let (n, last) = map.get(key)?;
+        if *n < Self::FREE {
+            return None;
+        }
+        let backoff =
+            Duration::from_secs(1u64 << (n - Self::FREE).min(10)).min(Duration::from_secs(900));
+        let elapsed = last.elapsed();
+        (elapsed < backoff).then(|| backoff - elapsed)
+    }
+
+    pub fn fail(&self, key: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            let e = map.entry(key.to_string()).or_insert((0, Instant::now()));
+            // Forget old failures after a quiet quarter of an hour.
+            if e.1.elapsed() > Duration::from_secs(900) {
+                e.0 = 0;
+            }
+            e.0 += 1;
+            e.1 = Instant::now();
+        }
+    }
+
+    pub fn succeed(&self, key: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(key);
+        }
+    }
+}
+
+pub struct WebState {
+    pub gateway: Arc<Gateway>,
+    pub throttle: Throttle,
+}
+
+pub type Shared = Arc<WebState>;
+
+/// Security headers every response carries.
+pub fn harden(resp: &mut Response, csp: &str) {
+    let h = resp.headers_mut();
+    let set = |h: &mut HeaderMap, k: header::HeaderName, v: &str| {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.insert(k, v);
+        }
+    };
+    set(h, header::CONTENT_SECURITY_POLICY, csp);
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(h, header::CACHE_CONTROL, "no-store");
+    if !h.contains_key(header::X_FRAME_OPTIONS) {
+        set(h, header::X_FRAME_OPTIONS, "DENY");
+    }
+}
+
+/// The policy for the pages themselves.
+pub fn page_csp() -> String {
+    format!(
+        "default-src 'none'; style-src 'sha256-{}'; img-src 'self' data:; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        css_hash()
+    )
+}
+
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/", get(pages::queue))
+        .route("/held/{id}", get(pages::message))
+        .route("/held/{id}/preview", get(pages::preview))
+        .route("/held/{id}/attachment/{n}", get(pages::attachment))
+        .route("/held/{id}/decide", post(pages::decide))
+        .fallback(pages::not_found)
+        .with_state(state)
+}
+
+/// Serves the review pages until `shutdown`.
+pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: CancellationToken) {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "review pages listening");
+    }
+    let state = Arc::new(WebState {
+        gateway,
+        throttle: Throttle::default(),
+    });
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+    {
+        tracing::warn!(error = %e, "review pages stopped");
+    }
+}
+
+/// The client address, for throttling.
+pub fn client_ip(addr: &SocketAddr) -> IpAddr {
+    addr.ip().to_canonical()
+}
