@@ -488,3 +488,98 @@ fn check_bad_input_fails_with_a_clear_message() {
         "{err}"
     );
 }
+
+#[test]
+fn cli_user_held_and_audit_with_a_running_gateway() {
+    use std::io::Write;
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let sink = rt.block_on(Sink::start());
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let work = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let env = vec![(
+        "COUNCILGATE__SMTP__SUBMISSION__LISTEN",
+        format!("127.0.0.1:{port}"),
+    )];
+    let _gw = spawn_serve(work.path(), cfg.path(), &env);
+    assert!(wait_port(port));
+    let cli = |args: &[&str], stdin: Option<&str>| {
+        let mut child = Command::new(BIN)
+            .arg("--config")
+            .arg(cfg.path())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        if let Some(s) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(s.as_bytes())
+                .expect("write");
+        }
+        let out = child.wait_with_output().expect("wait");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, _, err) = cli(
+        &["user", "add", "clerk@example-tc.gov.uk", "--role", "clerk"],
+        Some("short\n"),
+    );
+    assert!(!ok && err.contains("at least 12 characters"), "{err}");
+    let (ok, out, err) = cli(
+        &["user", "add", "clerk@example-tc.gov.uk", "--role", "clerk"],
+        Some("a long enough password\n"),
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("saved with role clerk"));
+    let reply = send(
+        port,
+        "cllr.patel@example-tc.gov.uk",
+        "alex.green@example-tc.gov.uk",
+        "From: cllr.patel@example-tc.gov.uk\r\nTo: alex.green@example-tc.gov.uk\r\nSubject: Doors\r\n\r\nAlex, I need you to repaint the doors today.",
+    );
+    assert!(reply.starts_with("250 2.6.0"), "{reply}");
+    let (ok, out, _) = cli(&["held", "list"], None);
+    assert!(ok && out.contains("subject: Doors"), "{out}");
+    let id = out.split_whitespace().next().expect("id").to_string();
+    let (ok, out, _) = cli(&["held", "show", &id], None);
+    assert!(
+        ok && out.contains("instruction-to-staff") && out.contains("I need you to repaint"),
+        "{out}"
+    );
+    let (ok, out, err) = cli(
+        &[
+            "held",
+            "release",
+            &id,
+            "--as",
+            "clerk@example-tc.gov.uk",
+            "--reason",
+            "routine",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("is now released"), "{out}");
+    // The running gateway carries it out.
+    let got = rt.block_on(sink.wait_for(4, Duration::from_secs(15)));
+    assert!(
+        got.iter()
+            .any(|d| d.mail_from == "cllr.patel@example-tc.gov.uk"),
+        "released message delivered: {got:#?}"
+    );
+    let (ok, _, err) = cli(&["held", "delete", &id], None);
+    assert!(
+        !ok && err.contains("already released by clerk@example-tc.gov.uk"),
+        "{err}"
+    );
+    let (ok, out, _) = cli(&["audit", "verify"], None);
+    assert!(ok && out.contains("intact"), "{out}");
+}

@@ -1,0 +1,635 @@
+//! The review pages over HTTP: sessions, CSRF, hostile content, decisions,
+//! notices, conflicts — against a running gateway with a real store.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+
+const WAIT: Duration = Duration::from_secs(15);
+const PASSWORD: &str = "a long enough password";
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+async fn add_user(gw: &Gateway, name: &str, role: &str) {
+    let hash = councilgate::auth::hash_password(PASSWORD).expect("hash");
+    gw.app
+        .store
+        .add_user(name, role, &hash)
+        .await
+        .expect("user");
+}
+
+fn csrf_of(html: &str) -> String {
+    let i = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+    html[i..i + 64].to_string()
+}
+
+/// Logs in; returns the page's CSRF token.
+async fn login(c: &reqwest::Client, base: &str, user: &str) -> String {
+    let page = c
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    let token = csrf_of(&page);
+    let r = c
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("name", user),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "logged in");
+    let set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap_or("").to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        set.contains("cg_session=") && set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let home = c
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("text");
+    csrf_of(&home)
+}
+
+async fn send(addr: std::net::SocketAddr, from: &str, rcpts: &[&str], message: &str) -> String {
+    let mut c = Client::connect(addr).await;
+    c.cmd("EHLO client.example").await;
+    c.cmd(&format!("MAIL FROM:<{from}>")).await;
+    for r in rcpts {
+        c.cmd(&format!("RCPT TO:<{r}>")).await;
+    }
+    c.cmd("DATA").await;
+    let body = message.replace("\r\n", "\n").replace('\n', "\r\n");
+    c.send(format!("{body}\r\n.\r\n").as_bytes()).await;
+    c.reply().await
+}
+
+const INSTRUCTION: &str = "From: Mark Patel <cllr.patel@example-tc.gov.uk>\nTo: Alex Green <alex.green@example-tc.gov.uk>\nSubject: Pavilion doors\nMessage-ID: <pav@test>\n\nAlex,\n\nI need you to repaint the pavilion doors before the fete on Saturday.\n\nMark";
+
+async fn hold_one(gw: &Gateway) -> String {
+    let r = send(
+        gw.submission,
+        "cllr.patel@example-tc.gov.uk",
+        &["alex.green@example-tc.gov.uk"],
+        INSTRUCTION,
+    )
+    .await;
+    assert!(r.starts_with("250 2.6.0"), "{r}");
+    let held = gw.app.store.list("held").await.expect("list");
+    held.last().expect("held").id.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_without_a_session_is_refused() {
+    let cfg = TestConfig::new(None, &[]);
+    let gw = Gateway::start(&cfg).await;
+    let id = hold_one(&gw).await;
+    let base = format!("http://{}", gw.web);
+    let c = client();
+    for path in [
+        "/",
+        &format!("/held/{id}"),
+        &format!("/held/{id}/preview"),
+        &format!("/held/{id}/attachment/0"),
+        "/nonexistent",
+    ] {
+        let r = c.get(format!("{base}{path}")).send().await.expect("get");
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(r.headers()["location"], "/login", "{path}");
+        let body = r.text().await.expect("text");
+        assert!(
+            !body.contains("Pavilion"),
+            "{path}: no message data without a session"
+        );
+    }
+    for path in [format!("/held/{id}/decide"), "/logout".to_string()] {
+        let r = c
+            .post(format!("{base}{path}"))
+            .form(&[("action", "release")])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(
+        c.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .expect("h")
+            .status(),
+        StatusCode::OK
+    );
+    // A forged session cookie is no session.
+    let r = c
+        .get(format!("{base}/"))
+        .header("cookie", format!("cg_session={}", "a".repeat(64)))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        gw.app.store.get(&id).await.expect("get").state,
+        "held",
+        "nothing decided"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_and_release_delivers_with_copies_and_records_who() {
+    let sink = Sink::start().await;
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let gw = Gateway::start(&cfg).await;
+    add_user(&gw, "clerk@example-tc.gov.uk", "clerk").await;
+    let id = hold_one(&gw).await;
+    let base = format!("http://{}", gw.web);
+    let c = client();
+    let csrf = login(&c, &base, "clerk@example-tc.gov.uk").await;
+    let home = c.get(format!("{base}/")).send().await.expect("home");
+    let csp = home.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_string();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    let home = home.text().await.expect("text");
+    assert!(
+        home.contains("Pavilion doors") && home.contains("instruction-to-staff"),
+        "{home}"
+    );
+    assert!(
+        home.contains("class=\"badge\" aria-label=\"1 waiting\""),
+        "count badge"
+    );
+    let page = c
+        .get(format!("{base}/held/{id}"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.contains("Councillors must not give instructions to junior staff"),
+        "protocol text shown"
+    );
+    assert!(
+        page.contains(
+            "<mark>I need you to repaint the pavilion doors before the fete on Saturday.</mark>"
+        ),
+        "evidence marked: {page}"
+    );
+    assert!(page.contains("Alex Green, officer (junior)"), "roles shown");
+    // Without the CSRF token: refused, nothing happens.
+    let r = c
+        .post(format!("{base}/held/{id}/decide"))
+        .form(&[("action", "release"), ("reason", "x")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = c
+        .post(format!("{base}/held/{id}/decide"))
+        .form(&[("csrf", "0".repeat(64).as_str()), ("action", "release")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(gw.app.store.get(&id).await.expect("get").state, "held");
+    // With it: released and delivered, with the pending copies.
+    let r = c
+        .post(format!("{base}/held/{id}/decide"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "release"),
+            ("reason", "The message is in order: routine matter"),
+            ("note", "fine"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let got = sink.wait_for(4, WAIT).await;
+    let released = got
+        .iter()
+        .find(|d| d.mail_from == "cllr.patel@example-tc.gov.uk")
+        .expect("released message delivered");
+    assert!(
+        released
+            .rcpts
+            .contains(&"alex.green@example-tc.gov.uk".to_string())
+    );
+    assert!(
+        released
+            .rcpts
+            .contains(&"clerk@example-tc.gov.uk".to_string()),
+        "pending copy applied: {:?}",
+        released.rcpts
+    );
+    let held = gw.app.store.get(&id).await.expect("get");
+    assert_eq!(held.state, "released");
+    assert_eq!(held.decided_by.as_deref(), Some("clerk@example-tc.gov.uk"));
+    // Acting again: told who acted first.
+    let r = c
+        .post(format!("{base}/held/{id}/decide"))
+        .form(&[("csrf", csrf.as_str()), ("action", "delete")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .await
+            .expect("text")
+            .contains("clerk@example-tc.gov.uk acted first")
+    );
+    let history = gw.app.store.audit_for(&id).await.expect("audit");
+    assert!(history.iter().any(|e| e.action == "released"
+        && e.actor == "clerk@example-tc.gov.uk"
+        && e.detail.contains("routine matter")));
+    // Logging out ends the session.
+    let r = c
+        .post(format!("{base}/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        c.get(format!("{base}/"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_content_is_inert() {
+    let cfg = TestConfig::new(None, &[]);
+    let gw = Gateway::start(&cfg).await;
+    add_user(&gw, "clerk@example-tc.gov.uk", "clerk").await;
+    let hostile = "From: Mark Patel <cllr.patel@example-tc.gov.uk>\nTo: Alex Green <alex.green@example-tc.gov.uk>\nSubject: <script>alert('subject')</script> doors\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: multipart/alternative; boundary=a\n\n--a\nContent-Type: text/plain\n\nAlex, I need you to repaint the doors <script>alert('body')</script> today.\n--a\nContent-Type: text/html\n\n<html><body><p onclick=\"alert('click')\">Alex, I need you to repaint the doors today.</p><script>alert('html')</script><img src=\"http://evil.example/pixel.gif\" onerror=\"alert('img')\"><a href=\"javascript:alert('link')\">x</a><iframe src=\"http://evil.example/\"></iframe></body></html>\n--a--\n--b\nContent-Type: application/pdf; name=\"\\\"><img src=x onerror=alert(1)>.pdf\"\nContent-Disposition: attachment; filename=\"\\\"><img src=x onerror=alert(1)>.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--";
+    let r = send(
+        gw.submission,
+        "cllr.patel@example-tc.gov.uk",
+        &["alex.green@example-tc.gov.uk"],
+        hostile,
+    )
+    .await;
+    assert!(r.starts_with("250 2.6.0"), "{r}");
+    let id = gw.app.store.list("held").await.expect("list")[0].id.clone();
+    let base = format!("http://{}", gw.web);
+    let c = client();
+    login(&c, &base, "clerk@example-tc.gov.uk").await;
+    for path in ["/".to_string(), format!("/held/{id}")] {
+        let page = c
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("text");
+        assert!(
+            !page.contains("<script>alert"),
+            "{path}: no live script: {page}"
+        );
+        assert!(
+            !page.contains("<img src=x"),
+            "{path}: attachment name escaped"
+        );
+        assert!(
+            page.contains("&lt;script&gt;alert(") || page.contains("&#60;script&#62;alert("),
+            "{path}: shown as text: {page}"
+        );
+    }
+    let preview = c
+        .get(format!("{base}/held/{id}/preview"))
+        .send()
+        .await
+        .expect("preview");
+    let csp = preview.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_string();
+    assert!(
+        csp.contains("sandbox") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    let html = preview.text().await.expect("text");
+    for bad in [
+        "<script",
+        "onclick",
+        "onerror",
+        "evil.example",
+        "javascript:",
+        "<iframe",
+    ] {
+        assert!(
+            !html.to_lowercase().contains(bad),
+            "preview contains {bad}: {html}"
+        );
+    }
+    assert!(html.contains("repaint the doors"), "{html}");
+    let att = c
+        .get(format!("{base}/held/{id}/attachment/0"))
+        .send()
+        .await
+        .expect("attachment");
+    assert_eq!(att.headers()["content-type"], "application/octet-stream");
+    let disp = att.headers()["content-disposition"]
+        .to_str()
+        .expect("disp")
+        .to_string();
+    assert!(
+        !disp.contains('<') && !disp.contains('>') && disp.matches('"').count() == 2,
+        "{disp}"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_login_failures_are_slowed() {
+    let cfg = TestConfig::new(None, &[]);
+    let gw = Gateway::start(&cfg).await;
+    add_user(&gw, "clerk@example-tc.gov.uk", "clerk").await;
+    let base = format!("http://{}", gw.web);
+    let c = client();
+    let mut last = StatusCode::OK;
+    for _ in 0..6 {
+        let page = c
+            .get(format!("{base}/login"))
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("text");
+        let token = csrf_of(&page);
+        last = c
+            .post(format!("{base}/login"))
+            .form(&[
+                ("csrf", token.as_str()),
+                ("name", "clerk@example-tc.gov.uk"),
+                ("password", "wrong password!"),
+            ])
+            .send()
+            .await
+            .expect("post")
+            .status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    // Even the right password waits now.
+    let page = c
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    let token = csrf_of(&page);
+    let r = c
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("name", "clerk@example-tc.gov.uk"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // A login form without its token is refused.
+    let r = client()
+        .post(format!("{base}/login"))
+        .form(&[("name", "clerk@example-tc.gov.uk"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn return_with_a_note_tells_the_sender() {
+    let sink = Sink::start().await;
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let gw = Gateway::start(&cfg).await;
+    add_user(&gw, "clerk@example-tc.gov.uk", "clerk").await;
+    let id = hold_one(&gw).await;
+    sink.wait_for(3, WAIT).await; // sender and reviewer notices on hold
+    let base = format!("http://{}", gw.web);
+    let c = client();
+    let csrf = login(&c, &base, "clerk@example-tc.gov.uk").await;
+    let r = c
+        .post(format!("{base}/held/{id}/decide"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "return"),
+            (
+                "reason",
+                "instruction-to-staff: Councillors do not give instructions to junior staff",
+            ),
+            ("note", "Please send jobs for Alex to me, Mark."),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let got = sink.wait_for(4, WAIT).await;
+    let ret = got
+        .iter()
+        .find(|d| String::from_utf8_lossy(&d.data).contains("Subject: Returned: Pavilion doors"))
+        .expect("return notice");
+    assert_eq!(ret.rcpts, vec!["cllr.patel@example-tc.gov.uk"]);
+    assert!(ret.mail_from.is_empty(), "notices use the null sender");
+    let t = String::from_utf8_lossy(&ret.data);
+    assert!(t.contains("Please send jobs for Alex to me, Mark."), "{t}");
+    assert!(
+        t.contains("Auto-Submitted: auto-generated") && t.contains("In-Reply-To: <pav@test>"),
+        "{t}"
+    );
+    assert!(
+        !got.iter()
+            .any(|d| d.mail_from == "cllr.patel@example-tc.gov.uk"),
+        "the message itself is not delivered"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proper_officer_cannot_act_on_a_message_about_them() {
+    let sink = Sink::start().await;
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let gw = Gateway::start(&cfg).await;
+    add_user(&gw, "clerk@example-tc.gov.uk", "clerk").await;
+    add_user(&gw, "deputy.clerk@example-tc.gov.uk", "clerk").await;
+    let criticism = "From: Tom Baker <cllr.baker@example-tc.gov.uk>\nTo: Resident <resident@example.org>\nSubject: Re: the hall\n\nTo be honest our clerk Clara Hughes has been hopeless about the hall bookings.\n\nTom";
+    let r = send(
+        gw.submission,
+        "cllr.baker@example-tc.gov.uk",
+        &["resident@example.org"],
+        criticism,
+    )
+    .await;
+    assert!(
+        r.starts_with("250 2.6.0") && r.contains("criticism-not-private"),
+        "{r}"
+    );
+    let held = gw.app.store.list("held").await.expect("list");
+    let id = held[0].id.clone();
+    assert_eq!(
+        held[0].reviewers,
+        vec!["deputy.clerk@example-tc.gov.uk"],
+        "routed to the deputy"
+    );
+    assert!(
+        held[0]
+            .barred
+            .contains(&"clerk@example-tc.gov.uk".to_string())
+    );
+    let got = sink.wait_for(2, WAIT).await;
+    assert!(
+        !got.iter()
+            .any(|d| d.rcpts.contains(&"clerk@example-tc.gov.uk".to_string())),
+        "the Proper Officer is not sent the review notice"
+    );
+    let base = format!("http://{}", gw.web);
+    let clerk = client();
+    let csrf = login(&clerk, &base, "clerk@example-tc.gov.uk").await;
+    let page = clerk
+        .get(format!("{base}/held/{id}"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("You are a party to this message"), "{page}");
+    let r = clerk
+        .post(format!("{base}/held/{id}/decide"))
+        .form(&[("csrf", csrf.as_str()), ("action", "delete")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(gw.app.store.get(&id).await.expect("get").state, "held");
+    let deputy = client();
+    let csrf = login(&deputy, &base, "deputy.clerk@example-tc.gov.uk").await;
+    let r = deputy
+        .post(format!("{base}/held/{id}/decide"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "return"),
+            ("note", "Please raise this privately."),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(gw.app.store.get(&id).await.expect("get").state, "returned");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_on_one_postgres_held_by_one_released_from_the_other() {
+    let Some(url) = pg_store_url().await else {
+        return;
+    };
+    let sink = Sink::start().await;
+    let store_line = format!("url = {url:?}");
+    let a_cfg = TestConfig::new(Some(sink.addr), &[("url = \"\"", &store_line)]);
+    let b_cfg = TestConfig::new(Some(sink.addr), &[("url = \"\"", &store_line)]);
+    let a = Gateway::start(&a_cfg).await;
+    let b = Gateway::start(&b_cfg).await;
+    add_user(&b, "clerk@example-tc.gov.uk", "clerk").await;
+    // Held by gateway A…
+    let id = hold_one(&a).await;
+    sink.wait_for(3, WAIT).await;
+    let before = sink.messages().len();
+    // …seen and released on gateway B's pages.
+    let base = format!("http://{}", b.web);
+    let c = client();
+    let csrf = login(&c, &base, "clerk@example-tc.gov.uk").await;
+    let page = c
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("Pavilion doors"), "B lists what A held");
+    let r = c
+        .post(format!("{base}/held/{id}/decide"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "release"),
+            ("reason", "routine"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let got = sink.wait_for(before + 1, WAIT).await;
+    // Give gateway A's housekeeping time to (wrongly) deliver it again.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let got = if got.len() > before {
+        sink.messages()
+    } else {
+        got
+    };
+    let released: Vec<_> = got
+        .iter()
+        .filter(|d| d.mail_from == "cllr.patel@example-tc.gov.uk")
+        .collect();
+    assert_eq!(
+        released.len(),
+        1,
+        "delivered exactly once between two gateways: {got:#?}"
+    );
+    assert!(
+        a.app
+            .store
+            .verify_audit()
+            .await
+            .expect("verify")
+            .broken
+            .is_none()
+    );
+    a.stop().await;
+    b.stop().await;
+}
