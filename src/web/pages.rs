@@ -299,12 +299,17 @@ pub async fn not_found(State(state): State<Shared>, headers: HeaderMap) -> Respo
     }
 }
 
-pub async fn login_form(State(state): State<Shared>) -> Response {
-    login_page(&state, "", StatusCode::OK)
+pub async fn login_form(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    login_page(&state, &headers, "", StatusCode::OK)
 }
 
-fn login_page(state: &Shared, error: &str, status: StatusCode) -> Response {
-    let token = auth::token();
+/// The login form. Its CSRF token is kept while the cookie lives, so a
+/// second view (the browser fetching /favicon.ico is sent here too) does
+/// not invalidate a form already on screen.
+fn login_page(state: &Shared, headers: &HeaderMap, error: &str, status: StatusCode) -> Response {
+    let token = cookie(headers, LOGIN_COOKIE)
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(auth::token);
     let mut resp = render(
         &LoginPage {
             council: council(state),
@@ -343,6 +348,7 @@ pub async fn login(
     if expected.is_empty() || !same(&expected, &form.csrf) {
         return login_page(
             &state,
+            &headers,
             "The form had expired. Please try again.",
             StatusCode::FORBIDDEN,
         );
@@ -356,6 +362,7 @@ pub async fn login(
     {
         return login_page(
             &state,
+            &headers,
             &format!(
                 "Too many failed attempts. Try again in {} seconds.",
                 wait.as_secs().max(1)
@@ -378,6 +385,7 @@ pub async fn login(
         tracing::info!(user = %form.name, ip = %client_ip(&addr), "login refused");
         return login_page(
             &state,
+            &headers,
             "The user name or password is not right.",
             StatusCode::UNAUTHORIZED,
         );
@@ -387,6 +395,7 @@ pub async fn login(
     let Some(user) = user else {
         return login_page(
             &state,
+            &headers,
             "The user name or password is not right.",
             StatusCode::UNAUTHORIZED,
         );
@@ -404,6 +413,7 @@ pub async fn login(
         tracing::warn!(error = %e, "cannot create a session");
         return login_page(
             &state,
+            &headers,
             "Logging in failed; please try again.",
             StatusCode::SERVICE_UNAVAILABLE,
         );
@@ -620,6 +630,14 @@ fn message_page(
             evidence,
         });
     }
+    // What held or refused it first, then what changed it.
+    let weight = |a: &str| {
+        ["reject", "hold", "redirect", "copy", "annotate", "flag"]
+            .iter()
+            .position(|x| a == *x)
+            .unwrap_or(9)
+    };
+    rules.sort_by_key(|r| weight(&r.action));
     reasons.push("The message is in order: routine matter".into());
     reasons.push("Other (see note)".into());
     let disclaimer = snapshot.lexicon.list("disclaimer.phrases");

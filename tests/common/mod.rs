@@ -3,6 +3,8 @@
 //! failures), helpers to find real peers (curl, swaks, smtp-source).
 #![allow(dead_code)]
 
+pub mod webdriver;
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

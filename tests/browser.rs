@@ -1,0 +1,79 @@
+//! The review page in a real browser (Debian chromium driven through
+//! chromedriver): log in, open a held message, release it, and the
+//! upstream receives it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::webdriver::Driver;
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clerk_logs_in_opens_a_held_message_and_releases_it_in_chromium() {
+    if !require("chromium") || !require("chromedriver") {
+        return;
+    }
+    let sink = Sink::start().await;
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let gw = Gateway::start(&cfg).await;
+    let hash = councilgate::auth::hash_password("a long enough password").expect("hash");
+    gw.app
+        .store
+        .add_user("clerk@example-tc.gov.uk", "clerk", &hash)
+        .await
+        .expect("user");
+    let mut c = Client::connect(gw.submission).await;
+    c.cmd("EHLO client.example").await;
+    c.cmd("MAIL FROM:<cllr.patel@example-tc.gov.uk>").await;
+    c.cmd("RCPT TO:<alex.green@example-tc.gov.uk>").await;
+    c.cmd("DATA").await;
+    c.send(b"From: Mark Patel <cllr.patel@example-tc.gov.uk>\r\nTo: Alex Green <alex.green@example-tc.gov.uk>\r\nSubject: Pavilion doors\r\n\r\nAlex,\r\n\r\nI need you to repaint the pavilion doors before the fete on Saturday.\r\n\r\nMark\r\n.\r\n").await;
+    assert!(c.reply().await.starts_with("250 2.6.0"));
+    sink.wait_for(3, Duration::from_secs(15)).await; // notices on hold
+
+    let base = format!("http://{}", gw.web);
+    let d = Driver::start().await;
+    d.goto(&format!("{base}/")).await;
+    assert!(d.url().await.ends_with("/login"), "sent to log in");
+    d.type_into("#name", "clerk@example-tc.gov.uk").await;
+    d.type_into("#password", "a long enough password").await;
+    d.click("form.stack button[type=submit]").await;
+    let home = d.source().await;
+    assert!(home.contains("Pavilion doors"), "queue after login: {home}");
+    d.click("table.queue a").await;
+    let page = d.source().await;
+    assert!(
+        page.contains("<mark>I need you to repaint the pavilion doors"),
+        "{page}"
+    );
+    if let Ok(dir) = std::env::var("CG_SCREENSHOTS") {
+        std::fs::write(format!("{dir}/message.png"), d.screenshot().await).expect("screenshot");
+    }
+    d.click("button[value=release]").await;
+    // The click starts a form submission; wait for the page it leads to.
+    let mut after = String::new();
+    for _ in 0..50 {
+        after = d.source().await;
+        if after.contains("is now released") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if let Ok(dir) = std::env::var("CG_SCREENSHOTS") {
+        std::fs::write(format!("{dir}/after.png"), d.screenshot().await).expect("screenshot");
+    }
+    assert!(after.contains("is now released"), "{after}");
+    let got = sink.wait_for(4, Duration::from_secs(15)).await;
+    let released = got
+        .iter()
+        .find(|m| m.mail_from == "cllr.patel@example-tc.gov.uk")
+        .expect("the upstream received the released message");
+    assert!(
+        released
+            .rcpts
+            .contains(&"alex.green@example-tc.gov.uk".to_string())
+    );
+    d.quit().await;
+    gw.stop().await;
+}
