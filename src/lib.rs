@@ -16,6 +16,12 @@
 //!   expiry, bounces).
 //! - [`delivery`]: relaying to the next hop, the local outbox, and
 //!   delivery status notifications.
+//! - [`message`]: parsing, the writer's new text, MIME rewriting.
+//! - [`store`]: held messages, the hash-chained audit log, users and
+//!   sessions (SQLite or PostgreSQL).
+//! - [`review`]: deciding held messages, notices, expiry and reminders.
+//! - [`web`]: the review pages.
+//! - [`check`], [`fixtures`]: evaluating messages offline.
 //! - [`settings`]: `councilgate.toml` and environment overrides.
 //! - [`server`]: assembling and running all of the above.
 

@@ -633,3 +633,67 @@ async fn two_gateways_on_one_postgres_held_by_one_released_from_the_other() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviewers_are_reminded_once_and_undecided_mail_expires_back_to_its_sender() {
+    let sink = Sink::start().await;
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let gw = Gateway::start(&cfg).await;
+    let id = hold_one(&gw).await;
+    sink.wait_for(3, WAIT).await;
+    let now = chrono::Utc::now().timestamp();
+    // Due within the reminder window (24 hours by default).
+    sqlx::query("UPDATE held SET expires = $1 WHERE id = $2")
+        .bind(now + 3600)
+        .bind(&id)
+        .execute(gw.app.store.pool())
+        .await
+        .expect("update");
+    councilgate::review::housekeeping(&gw.app)
+        .await
+        .expect("round");
+    councilgate::review::housekeeping(&gw.app)
+        .await
+        .expect("round again");
+    let got = sink.wait_for(5, WAIT).await;
+    let reminders: Vec<_> = got
+        .iter()
+        .filter(|d| {
+            String::from_utf8_lossy(&d.data)
+                .contains("Subject: Reminder: held message awaiting review: Pavilion doors")
+        })
+        .collect();
+    assert_eq!(
+        reminders.len(),
+        2,
+        "the Proper Officer and the deputy, once each"
+    );
+    // Past its expiry: returned to the sender, not delivered.
+    sqlx::query("UPDATE held SET expires = $1 WHERE id = $2")
+        .bind(now - 1)
+        .bind(&id)
+        .execute(gw.app.store.pool())
+        .await
+        .expect("update");
+    councilgate::review::housekeeping(&gw.app)
+        .await
+        .expect("round");
+    let held = gw.app.store.get(&id).await.expect("get");
+    assert_eq!(held.state, "expired");
+    assert_eq!(held.decided_by.as_deref(), Some("expiry"));
+    let got = sink.wait_for(6, WAIT).await;
+    let notice = got
+        .iter()
+        .find(|d| {
+            String::from_utf8_lossy(&d.data).contains("Subject: Not delivered: Pavilion doors")
+        })
+        .expect("expiry notice");
+    assert_eq!(notice.rcpts, vec!["cllr.patel@example-tc.gov.uk"]);
+    assert!(String::from_utf8_lossy(&notice.data).contains("not reviewed within 5 days"));
+    assert!(
+        !got.iter()
+            .any(|d| d.mail_from == "cllr.patel@example-tc.gov.uk"),
+        "never delivered"
+    );
+    gw.stop().await;
+}
