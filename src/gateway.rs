@@ -24,6 +24,12 @@ pub struct Gateway {
     pub queue: Arc<Queue>,
     /// Held messages, the audit log and users.
     pub store: crate::store::Store,
+    /// Set once the listeners are serving (for `/readyz`).
+    pub ready: std::sync::atomic::AtomicBool,
+    /// Where the policy files live (watched for changes).
+    pub config_dir: PathBuf,
+    /// The last reloads, for the admin page.
+    pub reload_status: std::sync::Mutex<crate::reload::ReloadStatus>,
     pub data_dir: PathBuf,
 }
 
@@ -107,7 +113,9 @@ impl Gateway {
     /// is told. `message` already carries our `Received:` header.
     pub async fn receive(&self, envelope: Envelope, message: Vec<u8>, queue_id: &str) -> Reply {
         let snapshot = self.policy.load();
+        let started = std::time::Instant::now();
         let verdict = snapshot.evaluate(&envelope, &message, Utc::now());
+        crate::metrics::policy_time(started.elapsed());
         let rules: Vec<&str> = verdict.rules.iter().map(|r| r.id.as_str()).collect();
         info!(
             decision = verdict.decision.as_str(),
@@ -122,6 +130,10 @@ impl Gateway {
                 })
             });
         let notify = notify_hold || !verdict.sender_notices.is_empty();
+        crate::metrics::verdict(&verdict);
+        if !verdict.rules.is_empty() {
+            self.record_event(&envelope, &message, &verdict, queue_id);
+        }
         let reply = match verdict.decision {
             Decision::Reject => {
                 let reason = verdict
@@ -170,6 +182,40 @@ impl Gateway {
                 .await;
         }
         reply
+    }
+
+    /// Records which rules touched a message, for statistics and the audit
+    /// search; done in the background, after the reply.
+    fn record_event(&self, envelope: &Envelope, message: &[u8], verdict: &Verdict, queue_id: &str) {
+        let subject = mail_parser::MessageParser::default()
+            .parse_headers(message)
+            .and_then(|m| m.subject().map(str::to_string))
+            .unwrap_or_default();
+        let (mut rules, mut monitored) = (Vec::new(), Vec::new());
+        for hit in &verdict.rules {
+            if hit.action.starts_with("monitor") {
+                monitored.push(hit.id.clone());
+            } else {
+                rules.push(hit.id.clone());
+            }
+        }
+        let event = crate::store::Event {
+            id: queue_id.to_string(),
+            at: Utc::now().timestamp(),
+            decision: verdict.decision.as_str().to_string(),
+            rules,
+            monitored,
+            mail_from: envelope.mail_from.clone(),
+            recipients: envelope.rcpt_to.clone(),
+            subject,
+            policy: verdict.snapshot_version.clone(),
+        };
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.record_event(&event).await {
+                warn!(error = %e, "cannot record the message event");
+            }
+        });
     }
 
     /// Stores a held message (with its pending changes) durably, in the

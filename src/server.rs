@@ -55,10 +55,14 @@ impl App {
     pub async fn load(config_dir: &Path) -> Result<App, StartError> {
         let settings = Settings::load(config_dir)?;
         let snapshot = Snapshot::load(config_dir)?;
-        Self::new(settings, snapshot).await
+        Self::new(settings, snapshot, config_dir).await
     }
 
-    pub async fn new(settings: Settings, snapshot: Snapshot) -> Result<App, StartError> {
+    pub async fn new(
+        settings: Settings,
+        snapshot: Snapshot,
+        config_dir: &Path,
+    ) -> Result<App, StartError> {
         let data_dir = settings.server.data_dir.clone();
         let data_err = |source| StartError::Data {
             path: data_dir.clone(),
@@ -79,6 +83,20 @@ impl App {
             settings.server.postmaster.trim().to_string()
         };
         let settings = Arc::new(settings);
+        crate::metrics::install();
+        let now = chrono::Utc::now().timestamp();
+        if let Err(e) = store
+            .record_config(&snapshot.version, "start", &snapshot.texts, now)
+            .await
+        {
+            warn!(error = %e, "cannot record the configuration history");
+        }
+        let reload_status = crate::reload::ReloadStatus {
+            version: snapshot.version.clone(),
+            at: now,
+            trigger: "start".into(),
+            last_error: None,
+        };
         let queue_config = QueueConfig {
             settings: settings.clone(),
             hostname: hostname.clone(),
@@ -93,6 +111,9 @@ impl App {
             queue,
             store,
             data_dir,
+            config_dir: config_dir.to_path_buf(),
+            ready: std::sync::atomic::AtomicBool::new(false),
+            reload_status: std::sync::Mutex::new(reload_status),
         });
         Ok(App {
             gateway,
@@ -123,6 +144,22 @@ impl App {
                 ListenerKind::Inbound => listeners.inbound = Some(l),
                 ListenerKind::Submission => listeners.submission = Some(l),
             }
+        }
+        let ops = &self.gateway.settings.metrics;
+        if !ops.listen.trim().is_empty() {
+            let addr: SocketAddr = ops.listen.parse().map_err(|e| {
+                StartError::Listen(format!("metrics.listen = {:?}: {e}", ops.listen))
+            })?;
+            listeners.ops =
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            listener: "metrics",
+                            addr,
+                            source,
+                        })?,
+                );
         }
         let web = &self.gateway.settings.web;
         if !web.listen.trim().is_empty() {
@@ -178,6 +215,17 @@ impl App {
         let web = listeners
             .web
             .map(|l| tokio::spawn(crate::web::serve(l, self.gateway.clone(), shutdown.clone())));
+        let ops = listeners.ops.map(|l| {
+            tokio::spawn(crate::web::ops::serve(
+                l,
+                self.gateway.clone(),
+                shutdown.clone(),
+            ))
+        });
+        self.gateway
+            .ready
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let watcher = tokio::spawn(crate::reload::watch(self.gateway.clone(), shutdown.clone()));
         let queue_stop = CancellationToken::new();
         let review = tokio::spawn(crate::review::run(
             self.gateway.clone(),
@@ -195,7 +243,10 @@ impl App {
         for a in accept_loops {
             let _ = a.await;
         }
-        if let Some(w) = web {
+        self.gateway
+            .ready
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        for w in [web, ops].into_iter().flatten() {
             let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
         }
         tracker.close();
@@ -207,6 +258,7 @@ impl App {
         queue_stop.cancel();
         let _ = runner.await;
         let _ = review.await;
+        let _ = watcher.await;
         info!("stopped");
     }
 }
@@ -217,6 +269,8 @@ pub struct Listeners {
     pub submission: Option<TcpListener>,
     /// The review pages.
     pub web: Option<TcpListener>,
+    /// Metrics and health.
+    pub ops: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -225,6 +279,9 @@ impl Listeners {
     }
     pub fn submission_addr(&self) -> Option<SocketAddr> {
         self.submission.as_ref().and_then(|l| l.local_addr().ok())
+    }
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.ops.as_ref().and_then(|l| l.local_addr().ok())
     }
     pub fn web_addr(&self) -> Option<SocketAddr> {
         self.web.as_ref().and_then(|l| l.local_addr().ok())

@@ -30,6 +30,7 @@ pub struct Settings {
     pub queue: QueueSettings,
     pub store: StoreSettings,
     pub web: WebSettings,
+    pub metrics: MetricsSettings,
     #[serde(default)]
     pub routes: Vec<Route>,
 }
@@ -57,6 +58,18 @@ pub struct StoreSettings {
     /// Empty: the deputies.
     #[serde(default)]
     pub panel: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// `/metrics`, `/healthz` and `/readyz`, apart from the review pages so
+    /// that no message data is reachable without logging in; empty
+    /// disables them.
+    pub listen: String,
+    /// When set, `/metrics` needs `Authorization: Bearer <token>`.
+    #[serde(default)]
+    pub token: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -46,6 +46,14 @@ pub fn version_of(parts: &[&[u8]]) -> String {
     hex::encode(&h.finalize()[..6])
 }
 
+/// The three texts a policy is compiled from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyTexts {
+    pub directory: String,
+    pub wordlists: String,
+    pub rules: String,
+}
+
 /// Directory, word lists and rules compiled for evaluation.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -54,6 +62,8 @@ pub struct Snapshot {
     pub directory: Directory,
     pub lexicon: Lexicon,
     pub rules: Vec<Rule>,
+    /// What it was compiled from (for history, diffs and revert).
+    pub texts: PolicyTexts,
 }
 
 fn read_or_default(
@@ -88,6 +98,11 @@ impl Snapshot {
             directory: dir,
             lexicon,
             rules: compiled,
+            texts: PolicyTexts {
+                directory: directory.0.to_string(),
+                wordlists: wordlists.0.to_string(),
+                rules: rules.0.to_string(),
+            },
         })
     }
 

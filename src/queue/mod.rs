@@ -314,10 +314,14 @@ async fn attempt(queue: &Queue, cfg: &QueueConfig, id: &str) -> Option<i64> {
             match outcome {
                 Outcome::Delivered(reply) => {
                     info!(rcpt = %r.address, %reply, "delivered");
+                    crate::metrics::delivery_latency(
+                        (Utc::now().timestamp() - entry.created) as f64,
+                    );
                     r.state = RecipientState::Delivered { reply };
                 }
                 Outcome::Permanent(reply) => {
                     warn!(rcpt = %r.address, %reply, "delivery failed permanently");
+                    crate::metrics::delivery_failure("permanent");
                     r.state = RecipientState::Failed {
                         reply: reply.clone(),
                     };
@@ -325,6 +329,7 @@ async fn attempt(queue: &Queue, cfg: &QueueConfig, id: &str) -> Option<i64> {
                 }
                 Outcome::Temporary(reply) => {
                     info!(rcpt = %r.address, %reply, "delivery deferred");
+                    crate::metrics::delivery_failure("temporary");
                     r.last_error = Some(reply);
                 }
             }

@@ -65,8 +65,11 @@ pub async fn serve(
             trusted,
         };
         let session = Session::new(stream, gateway.clone(), config, ip, shutdown.clone());
+        let label = kind.as_str();
         tracker.spawn(async move {
+            crate::metrics::session_opened(label);
             session.run().await;
+            crate::metrics::session_closed();
             drop(permit);
         });
     }

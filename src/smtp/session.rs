@@ -468,12 +468,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let body = decoder.into_message();
         let mut message = received_header(&self.gateway.hostname, &envelope, self.esmtp, &queue_id);
         message.extend_from_slice(&body);
+        let started = std::time::Instant::now();
         let span = info_span!("message", queue_id = %queue_id, from = %envelope.mail_from, rcpts = envelope.rcpt_to.len(), size = message.len());
         let reply = self
             .gateway
             .receive(envelope, message, &queue_id)
             .instrument(span)
             .await;
+        crate::metrics::acceptance_time(started.elapsed());
         let failed = reply.is_error();
         self.send(reply);
         if failed && self.count_error().await? {

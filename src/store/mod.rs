@@ -15,6 +15,7 @@
 //! lose one.
 
 pub mod audit;
+pub mod records;
 
 use std::sync::Once;
 
@@ -25,6 +26,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
 pub use audit::{AuditEntry, ChainReport};
+pub use records::{ConfigVersion, Event, RuleStats};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -168,11 +170,11 @@ pub struct Store {
 
 static DRIVERS: Once = Once::new();
 
-fn list(v: &[String]) -> String {
+pub(crate) fn list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
-fn unlist(s: &str) -> Vec<String> {
+pub(crate) fn unlist(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
@@ -275,6 +277,9 @@ impl Store {
             "CREATE INDEX IF NOT EXISTS audit_message ON audit (message_id)".to_string(),
             "CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created BIGINT NOT NULL)".to_string(),
             "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL, csrf TEXT NOT NULL, expires BIGINT NOT NULL)".to_string(),
+            "CREATE TABLE IF NOT EXISTS config_history (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, version TEXT NOT NULL, trigger_ TEXT NOT NULL, directory TEXT NOT NULL, rules TEXT NOT NULL, wordlists TEXT NOT NULL, diff TEXT NOT NULL)".to_string(),
+            "CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, at BIGINT NOT NULL, decision TEXT NOT NULL, rules TEXT NOT NULL, monitored TEXT NOT NULL, mail_from TEXT NOT NULL, recipients TEXT NOT NULL, subject TEXT NOT NULL, policy TEXT NOT NULL)".to_string(),
+            "CREATE INDEX IF NOT EXISTS events_at ON events (at)".to_string(),
         ];
         // Two gateways starting together may race to create a table; the
         // loser's error is harmless once the table exists.
@@ -342,6 +347,14 @@ impl Store {
         .await?
         .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         held_from(&row)
+    }
+
+    /// How many messages wait for review.
+    pub async fn count_held(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM held WHERE state = 'held'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")?)
     }
 
     /// Messages in a state (`held` for the review queue), oldest first.

@@ -10,6 +10,7 @@
 //! iframe whose own response forbids scripts and remote loads, and
 //! attachments are downloaded, never rendered.
 
+pub mod ops;
 mod pages;
 
 use std::collections::HashMap;

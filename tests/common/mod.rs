@@ -196,7 +196,8 @@ impl TestConfig {
         settings = settings
             .replace("127.0.0.1:2525", "127.0.0.1:0")
             .replace("127.0.0.1:2587", "127.0.0.1:0")
-            .replace("listen = \"127.0.0.1:8025\"", "listen = \"127.0.0.1:0\"");
+            .replace("listen = \"127.0.0.1:8025\"", "listen = \"127.0.0.1:0\"")
+            .replace("listen = \"127.0.0.1:9025\"", "listen = \"127.0.0.1:0\"");
         settings = settings.replace("retry_initial_secs = 60", "retry_initial_secs = 1");
         settings = settings.replace("hostname = \"\"", "hostname = \"gw.test\"");
         for (from, to) in tweak {
@@ -233,6 +234,7 @@ pub struct Gateway {
     pub inbound: SocketAddr,
     pub submission: SocketAddr,
     pub web: SocketAddr,
+    pub ops: SocketAddr,
     pub app: Arc<councilgate::gateway::Gateway>,
     pub shutdown: CancellationToken,
     pub task: tokio::task::JoinHandle<()>,
@@ -245,6 +247,7 @@ impl Gateway {
         let inbound = listeners.inbound_addr().expect("inbound");
         let submission = listeners.submission_addr().expect("submission");
         let web = listeners.web_addr().expect("web");
+        let ops = listeners.ops_addr().expect("ops");
         let gw = app.gateway.clone();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app.run(listeners, shutdown.clone()));
@@ -252,6 +255,7 @@ impl Gateway {
             inbound,
             submission,
             web,
+            ops,
             app: gw,
             shutdown,
             task,

@@ -1,0 +1,79 @@
+//! Prometheus metrics: messages by verdict and rule, SMTP sessions, policy
+//! evaluation time and acceptance latency, queue depth and age, held
+//! count, delivery failures. One recorder per process, rendered by
+//! `/metrics`.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::policy::Verdict;
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the recorder (once per process); later calls reuse it.
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.000_05, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0, 300.0,
+            ];
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            Some(handle)
+        })
+        .as_ref()
+}
+
+pub fn verdict(v: &Verdict) {
+    counter!("councilgate_messages_total", "verdict" => v.decision.as_str()).increment(1);
+    for r in &v.rules {
+        let mode = if r.action.starts_with("monitor") {
+            "monitor"
+        } else {
+            "enforce"
+        };
+        counter!("councilgate_rule_fired_total", "rule" => r.id.clone(), "mode" => mode)
+            .increment(1);
+    }
+}
+
+pub fn policy_time(d: Duration) {
+    histogram!("councilgate_policy_evaluation_seconds").record(d.as_secs_f64());
+}
+
+/// From the end of DATA to the reply (policy and durable storage).
+pub fn acceptance_time(d: Duration) {
+    histogram!("councilgate_acceptance_seconds").record(d.as_secs_f64());
+}
+
+/// From acceptance to delivery at the next hop.
+pub fn delivery_latency(secs: f64) {
+    histogram!("councilgate_delivery_latency_seconds").record(secs.max(0.0));
+}
+
+pub fn session_opened(listener: &'static str) {
+    counter!("councilgate_smtp_sessions_total", "listener" => listener).increment(1);
+    gauge!("councilgate_smtp_sessions_active").increment(1.0);
+}
+
+pub fn session_closed() {
+    gauge!("councilgate_smtp_sessions_active").decrement(1.0);
+}
+
+pub fn delivery_failure(kind: &'static str) {
+    counter!("councilgate_delivery_failures_total", "kind" => kind).increment(1);
+}
+
+pub fn queue(depth: usize, oldest_age_secs: i64, held: usize) {
+    gauge!("councilgate_queue_depth").set(depth as f64);
+    gauge!("councilgate_queue_oldest_age_seconds").set(oldest_age_secs as f64);
+    gauge!("councilgate_held_messages").set(held as f64);
+}
