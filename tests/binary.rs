@@ -110,6 +110,10 @@ fn shipped_config_serves_and_delivers_to_outbox_with_curl() {
             "COUNCILGATE__WEB__LISTEN",
             format!("127.0.0.1:{}", free_port()),
         ),
+        (
+            "COUNCILGATE__METRICS__LISTEN",
+            format!("127.0.0.1:{}", free_port()),
+        ),
     ];
     let config = std::path::Path::new(REPO).join("config");
     let _gw = spawn_serve(work.path(), &config, &env);
