@@ -259,6 +259,7 @@ impl Gateway {
             rules: verdict.rules.iter().map(|r| r.id.clone()).collect(),
             verdict: serde_json::to_string(verdict).unwrap_or_default(),
             message: bytes,
+            original: message.to_vec(),
             reviewers,
             barred,
         };

@@ -42,4 +42,5 @@ pub mod server;
 pub mod settings;
 pub mod smtp;
 pub mod store;
+pub mod tuning;
 pub mod web;

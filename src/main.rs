@@ -51,6 +51,34 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Test, check and explain the rules.
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
+    },
+    /// What each rule did over the last 7 and 30 days, and what reviewers
+    /// then did with what it held.
+    Stats,
+}
+
+#[derive(Subcommand)]
+enum RulesAction {
+    /// Run the fixtures in DIR (default: <config>/fixtures): each NAME.eml
+    /// with a NAME.toml of expectations. Non-zero exit on any mismatch.
+    Test { dir: Option<PathBuf> },
+    /// Check a config folder without starting anything.
+    Validate,
+    /// A rule, the protocol text it enforces and the word lists it reads.
+    Explain { id: String },
+    /// Every fixture and archived message whose outcome would change under
+    /// the candidate configuration.
+    Diff {
+        #[arg(long)]
+        candidate: PathBuf,
+        /// Fixtures to compare on (default: <config>/fixtures).
+        #[arg(long)]
+        fixtures: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -146,6 +174,16 @@ fn init_logging(settings: &Settings) {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve) {
+        // A command's output piped into `head` ends quietly, as Unix tools
+        // do, rather than with a panic on the broken pipe.
+        #[cfg(unix)]
+        // SAFETY: resetting a signal disposition to its default at start,
+        // before any other thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match cli.command {
         Command::Serve => serve(&cli.config),
         Command::Queue { action } => queue(&cli.config, action),
@@ -153,7 +191,194 @@ fn main() -> Result<()> {
         Command::Held { action } => runtime()?.block_on(held(&cli.config, action)),
         Command::User { action } => runtime()?.block_on(user(&cli.config, action)),
         Command::Audit { action } => runtime()?.block_on(audit(&cli.config, action)),
+        Command::Rules { action } => rules(&cli.config, action),
+        Command::Stats => runtime()?.block_on(stats(&cli.config)),
     }
+}
+
+fn rules(config: &std::path::Path, action: RulesAction) -> Result<()> {
+    use councilgate::policy::Snapshot;
+    match action {
+        RulesAction::Validate => {
+            Settings::load(config)?;
+            let s = Snapshot::load(config)?;
+            println!(
+                "{} is valid: {} rules ({} enabled), {} people, policy version {}.",
+                config.display(),
+                s.rules.len(),
+                s.rules.iter().filter(|r| r.def.enabled).count(),
+                s.directory.people.len(),
+                s.version
+            );
+            Ok(())
+        }
+        RulesAction::Explain { id } => {
+            let s = Snapshot::load(config)?;
+            let Some(rule) = s.rules.iter().find(|r| r.def.id == id) else {
+                let ids: Vec<&str> = s.rules.iter().map(|r| r.def.id.as_str()).collect();
+                anyhow::bail!("there is no rule {id:?}; the rules are: {}", ids.join(", "));
+            };
+            let d = &rule.def;
+            println!("{} — {}", d.id, d.title);
+            println!(
+                "enabled: {}   mode: {:?}   action: {}",
+                d.enabled,
+                d.mode,
+                d.action.as_str()
+            );
+            if let Some(to) = &d.to {
+                println!("to: {to}");
+            }
+            if let Some(a) = &d.annotation {
+                println!("annotation: {a}");
+            }
+            if !d.source.is_empty() {
+                println!("\nSource: {}", d.source);
+            }
+            println!("The protocol says:\n  {}\n", d.reference.trim());
+            println!(
+                "Conditions:\n{}",
+                toml::to_string_pretty(d)
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| !l.starts_with("reference")
+                        && !l.starts_with("title")
+                        && !l.starts_with("source"))
+                    .map(|l| format!("  {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            for det in &d.detectors {
+                let lists = councilgate::policy::detectors::DETECTORS
+                    .iter()
+                    .find(|(n, _)| n == det)
+                    .map(|(_, l)| *l)
+                    .unwrap_or(&[]);
+                println!("\nDetector {det} reads:");
+                for l in lists {
+                    let w = s.lexicon.list(l);
+                    println!(
+                        "  {l} ({} entries): {}",
+                        w.entries.len(),
+                        w.entries.join(", ")
+                    );
+                }
+            }
+            Ok(())
+        }
+        RulesAction::Test { dir } => {
+            let s = Snapshot::load(config)?;
+            let dir = dir.unwrap_or_else(|| config.join("fixtures"));
+            let fixtures = councilgate::fixtures::load_dir(&dir)?;
+            if fixtures.is_empty() {
+                anyhow::bail!("no fixtures (NAME.eml with NAME.toml) in {}", dir.display());
+            }
+            let (mut passed, mut failed) = (0, 0);
+            for f in &fixtures {
+                let outcome = councilgate::fixtures::run(&s, f)?;
+                if outcome.diff.is_empty() {
+                    passed += 1;
+                    println!("ok    {}", f.name);
+                } else {
+                    failed += 1;
+                    println!("FAIL  {}", f.name);
+                    for line in &outcome.diff {
+                        println!("        {line}");
+                    }
+                }
+            }
+            println!("\nfixtures: {passed} passed, {failed} failed");
+            if failed > 0 {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        RulesAction::Diff {
+            candidate,
+            fixtures,
+        } => runtime()?.block_on(async {
+            let current = Snapshot::load(config)?;
+            let next = Snapshot::load(&candidate)
+                .with_context(|| format!("the candidate in {}", candidate.display()))?;
+            let dir = fixtures.unwrap_or_else(|| config.join("fixtures"));
+            let mut changes = Vec::new();
+            let mut compared = 0;
+            if dir.is_dir() {
+                for f in councilgate::fixtures::load_dir(&dir)? {
+                    let raw = councilgate::message::crlf(&std::fs::read(&f.eml)?);
+                    let env = councilgate::check::envelope(&f.expect.mail_from, &f.expect.rcpt);
+                    compared += 1;
+                    changes.extend(councilgate::tuning::compare(
+                        &format!("fixture {}", f.name),
+                        &current,
+                        &next,
+                        &env,
+                        &raw,
+                        f.at,
+                    ));
+                }
+            }
+            let (_, store) = open_store(config).await?;
+            for h in store.archive(10_000).await? {
+                let Ok(env) = serde_json::from_str::<councilgate::envelope::Envelope>(&h.envelope)
+                else {
+                    continue;
+                };
+                let at = chrono::DateTime::from_timestamp(h.created, 0).unwrap_or_else(Utc::now);
+                compared += 1;
+                changes.extend(councilgate::tuning::compare(
+                    &format!("held {} ({})", h.id, h.subject),
+                    &current,
+                    &next,
+                    &env,
+                    &h.original,
+                    at,
+                ));
+            }
+            println!(
+                "Compared {compared} messages: {} would change.",
+                changes.len()
+            );
+            for c in &changes {
+                println!(
+                    "\n{}\n  now:       {}\n  candidate: {}",
+                    c.name, c.before, c.after
+                );
+            }
+            Ok(())
+        }),
+    }
+}
+
+async fn stats(config: &std::path::Path) -> Result<()> {
+    let (_, store) = open_store(config).await?;
+    let snapshot = councilgate::policy::Snapshot::load(config)?;
+    let now = Utc::now().timestamp();
+    let week = store.rule_stats(now - 7 * 86_400).await?;
+    let month = store.rule_stats(now - 30 * 86_400).await?;
+    println!(
+        "{:<30} {:>14} {:>14} {:>14}",
+        "rule", "fired 7d/30d", "held 7d/30d", "override 30d"
+    );
+    for r in &snapshot.rules {
+        let w = week.get(&r.def.id).cloned().unwrap_or_default();
+        let m = month.get(&r.def.id).cloned().unwrap_or_default();
+        let rate = m
+            .override_rate()
+            .map(|x| format!("{:.0}%", x * 100.0))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<30} {:>14} {:>14} {:>14}",
+            r.def.id,
+            format!("{}/{}", w.fired + w.monitored, m.fired + m.monitored),
+            format!("{}/{}", w.held, m.held),
+            rate
+        );
+    }
+    println!(
+        "\nOverride rate: held messages that reviewers released unchanged, out of those decided."
+    );
+    Ok(())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -226,3 +226,359 @@ async fn metrics_parse_as_prometheus_text_and_health_answers() {
     assert!(!r.text().await.expect("t").contains("councilgate_"));
     gw.stop().await;
 }
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+fn csrf_of(html: &str) -> String {
+    let i = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+    html[i..i + 64].to_string()
+}
+
+async fn login(gw: &Gateway, user: &str, role: &str) -> (reqwest::Client, String) {
+    let hash = councilgate::auth::hash_password("a long enough password").expect("hash");
+    gw.app
+        .store
+        .add_user(user, role, &hash)
+        .await
+        .expect("user");
+    let c = browser();
+    let base = format!("http://{}", gw.web);
+    let page = c
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("t");
+    let t = csrf_of(&page);
+    let r = c
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf", t.as_str()),
+            ("name", user),
+            ("password", "a long enough password"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 303);
+    let home = c
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("t");
+    (c, csrf_of(&home))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_show_the_override_rate_from_real_review_actions() {
+    let sink = Sink::start().await;
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let gw = Gateway::start(&cfg).await;
+    let mut c = Client::connect(gw.submission).await;
+    c.cmd("EHLO client.example").await;
+    for subject in ["one", "two", "three", "four"] {
+        assert!(send_on(&mut c, subject).await.starts_with("250 2.6.0"));
+    }
+    let held = gw.app.store.list("held").await.expect("held");
+    assert_eq!(held.len(), 4);
+    // Reviewers release three unchanged and return one: a 75% override rate.
+    for (h, action) in held.iter().zip([
+        councilgate::store::Action::Release,
+        councilgate::store::Action::Release,
+        councilgate::store::Action::Release,
+        councilgate::store::Action::Return,
+    ]) {
+        councilgate::review::decide(
+            &gw.app,
+            &h.id,
+            action,
+            "clerk@example-tc.gov.uk",
+            "reviewed",
+            "",
+        )
+        .await
+        .expect("decide");
+    }
+    // Events are recorded in the background: wait for them.
+    for _ in 0..50 {
+        let n = gw
+            .app
+            .store
+            .events_since(0, 100)
+            .await
+            .expect("events")
+            .len();
+        if n == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stats = gw.app.store.rule_stats(0).await.expect("stats");
+    let s = &stats["instruction-to-staff"];
+    assert_eq!((s.fired, s.held, s.released, s.returned), (4, 4, 3, 1));
+    assert_eq!(s.override_rate(), Some(0.75));
+
+    let (clerk, _) = login(&gw, "clerk@example-tc.gov.uk", "clerk").await;
+    let base = format!("http://{}", gw.web);
+    assert_eq!(
+        clerk
+            .get(format!("{base}/admin"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        403,
+        "admins only"
+    );
+    let (admin, _) = login(&gw, "it@example-tc.gov.uk", "admin").await;
+    let page = admin
+        .get(format!("{base}/admin"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("t");
+    let row = page
+        .split("<tr>")
+        .find(|r| r.contains("instruction-to-staff"))
+        .expect("row");
+    assert!(row.contains("75%"), "override rate shown: {row}");
+    assert!(row.contains("4 / 4"), "fired and held counts: {row}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_councilgate"))
+        .arg("--config")
+        .arg(cfg.path())
+        .arg("stats")
+        .output()
+        .expect("stats");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("instruction-to-staff") && l.contains("75%")),
+        "{text}"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_a_message_audit_search_and_revert_from_history() {
+    let cfg = TestConfig::new(None, &[]);
+    let gw = Gateway::start(&cfg).await;
+    let (admin, csrf) = login(&gw, "it@example-tc.gov.uk", "admin").await;
+    let base = format!("http://{}", gw.web);
+    // Try a message: the same explanation as `check`.
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .text("mail_from", "cllr.smith@example-tc.gov.uk")
+        .text("rcpt", "alex.green@example-tc.gov.uk")
+        .text("at", "")
+        .text("source", "")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"From: cllr.smith@example-tc.gov.uk\nTo: alex.green@example-tc.gov.uk\nSubject: Bins\n\nAlex, please empty the bins today.\n".to_vec())
+                .file_name("bins.eml"),
+        );
+    let page = admin
+        .post(format!("{base}/admin/try"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("post")
+        .text()
+        .await
+        .expect("t");
+    assert!(page.contains("Verdict: HOLD"), "{page}");
+    assert!(
+        page.contains("instruction-to-staff")
+            && page.contains("&quot;verdict&quot;:&quot;hold&quot;")
+            || page.contains("&#34;verdict&#34;:&#34;hold&#34;"),
+        "{page}"
+    );
+    let no_csrf = reqwest::multipart::Form::new()
+        .text("mail_from", "a@b.org")
+        .text("rcpt", "c@d.org")
+        .text("source", "x");
+    assert_eq!(
+        admin
+            .post(format!("{base}/admin/try"))
+            .multipart(no_csrf)
+            .send()
+            .await
+            .expect("post")
+            .status(),
+        403
+    );
+
+    // Switch a rule off on disk, then revert to the first configuration.
+    let first = gw.app.policy.load().version.clone();
+    std::fs::write(
+        cfg.path().join("rules.toml"),
+        rules_with_instruction_mode("monitor"),
+    )
+    .expect("write");
+    assert!(wait_for_version_change(&gw, &first).await);
+    let page = admin
+        .get(format!("{base}/admin/config"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("t");
+    assert!(
+        page.contains("+mode = &quot;monitor&quot;") || page.contains("+mode = &#34;monitor&#34;"),
+        "diff shown: {page}"
+    );
+    let r = admin
+        .post(format!("{base}/admin/config/1/revert"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("revert");
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        gw.app.policy.load().version,
+        first,
+        "the first configuration is live again"
+    );
+    let history = gw.app.store.config_history(10).await.expect("history");
+    assert!(
+        history[0]
+            .trigger
+            .starts_with("revert to #1 by it@example-tc.gov.uk"),
+        "{}",
+        history[0].trigger
+    );
+
+    // The audit search finds the message by rule.
+    let mut c = Client::connect(gw.submission).await;
+    c.cmd("EHLO client.example").await;
+    send_on(&mut c, "searchable").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let page = admin
+        .get(format!("{base}/admin/audit?rule=instruction-to-staff"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("t");
+    assert!(
+        page.contains("searchable") && page.contains("hash chain is intact"),
+        "{page}"
+    );
+    let page = admin
+        .get(format!("{base}/admin/audit?rule=press-contact"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("t");
+    assert!(!page.contains("searchable"), "filtered out");
+    gw.stop().await;
+}
+
+#[test]
+fn rules_test_passes_the_shipped_fixtures_and_fails_readably_on_a_wrong_one() {
+    let bin = env!("CARGO_BIN_EXE_councilgate");
+    let config = std::path::Path::new(REPO).join("config");
+    let out = std::process::Command::new(bin)
+        .arg("--config")
+        .arg(&config)
+        .args(["rules", "test"])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("fixtures: 26 passed, 0 failed"), "{text}");
+    // A fixture made wrong: expects no rule where one fires.
+    let tmp = tempfile::tempdir().expect("tmp");
+    for f in [
+        "007-instruction-to-staff.eml",
+        "007-instruction-to-staff.toml",
+    ] {
+        std::fs::copy(config.join("fixtures").join(f), tmp.path().join(f)).expect("copy");
+    }
+    let sidecar = tmp.path().join("007-instruction-to-staff.toml");
+    let t = std::fs::read_to_string(&sidecar).expect("read");
+    std::fs::write(
+        &sidecar,
+        t.replace("verdict = \"hold\"", "verdict = \"deliver\"")
+            .replace("\"instruction-to-staff\", ", "")
+            .replace("[\"instruction-to-staff\"]", "[]"),
+    )
+    .expect("write");
+    let out = std::process::Command::new(bin)
+        .arg("--config")
+        .arg(&config)
+        .args(["rules", "test"])
+        .arg(tmp.path())
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(text.contains("FAIL  007-instruction-to-staff"), "{text}");
+    assert!(
+        text.contains("verdict: expected deliver, got hold"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "rule instruction-to-staff: fired unexpectedly on: Could you repaint the pavilion doors"
+        ),
+        "{text}"
+    );
+    // A candidate that switches the rule off changes exactly the fixtures it held.
+    let cand = tempfile::tempdir().expect("cand");
+    std::fs::copy(
+        config.join("directory.toml"),
+        cand.path().join("directory.toml"),
+    )
+    .expect("copy");
+    let rules = std::fs::read_to_string(config.join("rules.toml")).expect("rules");
+    std::fs::write(
+        cand.path().join("rules.toml"),
+        rules.replace(
+            "id = \"instruction-to-staff\"\n",
+            "id = \"instruction-to-staff\"\nenabled = false\n",
+        ),
+    )
+    .expect("write");
+    let data = tempfile::tempdir().expect("data");
+    let out = std::process::Command::new(bin)
+        .current_dir(data.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["rules", "diff", "--candidate"])
+        .arg(cand.path())
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("Compared 26 messages: 1 would change."),
+        "{text}"
+    );
+    assert!(
+        text.contains("fixture 007-instruction-to-staff")
+            && text.contains("now:       hold")
+            && text.contains("candidate: deliver"),
+        "{text}"
+    );
+}

@@ -21,6 +21,7 @@ fn held(id: &str) -> NewHeld {
         rules: vec!["instruction-to-staff".into()],
         verdict: "{\"decision\":\"hold\"}".into(),
         message: b"Subject: Bins\r\n\r\nPlease empty the bins.\r\n".to_vec(),
+        original: b"Subject: Bins\r\n\r\nPlease empty the bins.\r\n".to_vec(),
         reviewers: vec![],
         barred: vec![],
     }

@@ -117,6 +117,21 @@ pub async fn for_message(pool: &AnyPool, message_id: &str) -> Result<Vec<AuditEn
     rows.iter().map(entry).collect()
 }
 
+pub async fn between(
+    pool: &AnyPool,
+    from: i64,
+    to: i64,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let rows = sqlx::query("SELECT seq, at, actor, action, message_id, detail, prev_hash, hash FROM audit WHERE at >= $1 AND at < $2 ORDER BY seq DESC LIMIT $3")
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(entry).collect()
+}
+
 pub async fn verify(pool: &AnyPool) -> Result<ChainReport, StoreError> {
     let rows = sqlx::query("SELECT seq, at, actor, action, message_id, detail, prev_hash, hash FROM audit ORDER BY seq")
         .fetch_all(pool)

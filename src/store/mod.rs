@@ -116,6 +116,8 @@ pub struct NewHeld {
     pub verdict: String,
     /// The message with its pending changes applied.
     pub message: Vec<u8>,
+    /// The message as received (for re-evaluation under a candidate policy).
+    pub original: Vec<u8>,
     /// Who is told about it (addresses).
     pub reviewers: Vec<String>,
     /// Who must not act on it: the Proper Officer when a party to it.
@@ -136,6 +138,8 @@ pub struct Held {
     pub verdict: String,
     #[serde(skip)]
     pub message: Vec<u8>,
+    #[serde(skip)]
+    pub original: Vec<u8>,
     pub state: String,
     pub reviewers: Vec<String>,
     pub barred: Vec<String>,
@@ -178,7 +182,7 @@ pub(crate) fn unlist(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-const HELD_COLUMNS: &str = "id, created, expires, mail_from, recipients, envelope, subject, rules, verdict, message, state, reviewers, barred, decided_by, decided_at, reason, note, effect_done";
+const HELD_COLUMNS: &str = "id, created, expires, mail_from, recipients, envelope, subject, rules, verdict, message, original, state, reviewers, barred, decided_by, decided_at, reason, note, effect_done";
 
 fn held_from(row: &AnyRow) -> Result<Held, StoreError> {
     let get_s = |c: &str| row.try_get::<String, _>(c);
@@ -193,6 +197,7 @@ fn held_from(row: &AnyRow) -> Result<Held, StoreError> {
         rules: unlist(&get_s("rules")?),
         verdict: get_s("verdict")?,
         message: row.try_get::<Vec<u8>, _>("message")?,
+        original: row.try_get::<Vec<u8>, _>("original")?,
         state: get_s("state")?,
         reviewers: unlist(&get_s("reviewers")?),
         barred: unlist(&get_s("barred")?),
@@ -270,7 +275,7 @@ impl Store {
         };
         let statements = [
             format!(
-                "CREATE TABLE IF NOT EXISTS held (id TEXT PRIMARY KEY, created BIGINT NOT NULL, expires BIGINT NOT NULL, mail_from TEXT NOT NULL, recipients TEXT NOT NULL, envelope TEXT NOT NULL, subject TEXT NOT NULL, rules TEXT NOT NULL, verdict TEXT NOT NULL, message {blob} NOT NULL, state TEXT NOT NULL, reviewers TEXT NOT NULL, barred TEXT NOT NULL, decided_by TEXT, decided_at BIGINT, reason TEXT, note TEXT, effect_done BIGINT NOT NULL DEFAULT 0, effect_claimed BIGINT NOT NULL DEFAULT 0, reminded BIGINT NOT NULL DEFAULT 0)"
+                "CREATE TABLE IF NOT EXISTS held (id TEXT PRIMARY KEY, created BIGINT NOT NULL, expires BIGINT NOT NULL, mail_from TEXT NOT NULL, recipients TEXT NOT NULL, envelope TEXT NOT NULL, subject TEXT NOT NULL, rules TEXT NOT NULL, verdict TEXT NOT NULL, message {blob} NOT NULL, original {blob} NOT NULL, state TEXT NOT NULL, reviewers TEXT NOT NULL, barred TEXT NOT NULL, decided_by TEXT, decided_at BIGINT, reason TEXT, note TEXT, effect_done BIGINT NOT NULL DEFAULT 0, effect_claimed BIGINT NOT NULL DEFAULT 0, reminded BIGINT NOT NULL DEFAULT 0)"
             ),
             "CREATE INDEX IF NOT EXISTS held_state ON held (state, created)".to_string(),
             "CREATE TABLE IF NOT EXISTS audit (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, message_id TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)".to_string(),
@@ -313,7 +318,7 @@ impl Store {
     /// Stores a held message and its audit entry, in one transaction.
     pub async fn hold(&self, h: &NewHeld) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO held (id, created, expires, mail_from, recipients, envelope, subject, rules, verdict, message, state, reviewers, barred, effect_done, reminded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'held', $11, $12, 1, 0)")
+        sqlx::query("INSERT INTO held (id, created, expires, mail_from, recipients, envelope, subject, rules, verdict, message, original, state, reviewers, barred, effect_done, reminded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'held', $12, $13, 1, 0)")
             .bind(&h.id)
             .bind(h.created)
             .bind(h.expires)
@@ -324,6 +329,7 @@ impl Store {
             .bind(list(&h.rules))
             .bind(&h.verdict)
             .bind(h.message.clone())
+            .bind(h.original.clone())
             .bind(list(&h.reviewers))
             .bind(list(&h.barred))
             .execute(&mut *tx)
@@ -355,6 +361,15 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get::<i64, _>("n")?)
+    }
+
+    /// Every stored message, newest first (the archive `rules diff` reads).
+    pub async fn archive(&self, limit: i64) -> Result<Vec<Held>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {HELD_COLUMNS} FROM held WHERE length(original) > 0 ORDER BY created DESC LIMIT $1")))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(held_from).collect()
     }
 
     /// Messages in a state (`held` for the review queue), oldest first.
@@ -484,7 +499,8 @@ impl Store {
     /// Removes the raw message of decided messages older than `before`
     /// (records policy); the row and its audit history stay.
     pub async fn purge_decided(&self, before: i64) -> Result<u64, StoreError> {
-        let r = sqlx::query("UPDATE held SET message = $1 WHERE state <> 'held' AND effect_done = 1 AND decided_at < $2 AND length(message) > 0")
+        let r = sqlx::query("UPDATE held SET message = $1, original = $2 WHERE state <> 'held' AND effect_done = 1 AND decided_at < $3 AND length(message) > 0")
+            .bind(Vec::<u8>::new())
             .bind(Vec::<u8>::new())
             .bind(before)
             .execute(&self.pool)
@@ -506,6 +522,16 @@ impl Store {
         audit::append(&mut tx, actor, action, message_id, detail).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Audit entries between two times, newest first.
+    pub async fn audit_between(
+        &self,
+        from: i64,
+        to: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        audit::between(&self.pool, from, to, limit).await
     }
 
     pub async fn audit_for(&self, message_id: &str) -> Result<Vec<AuditEntry>, StoreError> {

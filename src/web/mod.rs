@@ -10,6 +10,7 @@
 //! iframe whose own response forbids scripts and remote loads, and
 //! attachments are downloaded, never rendered.
 
+mod admin;
 pub mod ops;
 mod pages;
 
@@ -125,6 +126,12 @@ pub fn router(state: Shared) -> Router {
         .route("/held/{id}/preview", get(pages::preview))
         .route("/held/{id}/attachment/{n}", get(pages::attachment))
         .route("/held/{id}/decide", post(pages::decide))
+        .route("/admin", get(admin::rules))
+        .route("/admin/directory", get(admin::directory))
+        .route("/admin/try", get(admin::try_form).post(admin::try_message))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/config", get(admin::config))
+        .route("/admin/config/{seq}/revert", post(admin::revert))
         .fallback(pages::not_found)
         .with_state(state)
 }

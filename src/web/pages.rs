@@ -17,7 +17,7 @@ use crate::store::{Action, Held, Session, StoreError};
 
 // ------------------------------------------------------------- helpers
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -28,7 +28,7 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-async fn session(state: &Shared, headers: &HeaderMap) -> Option<(String, Session)> {
+pub(super) async fn session(state: &Shared, headers: &HeaderMap) -> Option<(String, Session)> {
     let token = cookie(headers, SESSION_COOKIE)?;
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
@@ -43,7 +43,7 @@ async fn session(state: &Shared, headers: &HeaderMap) -> Option<(String, Session
 }
 
 /// Constant-time comparison for tokens.
-fn same(a: &str, b: &str) -> bool {
+pub(super) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -51,7 +51,7 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-fn render<T: Template>(t: &T, status: StatusCode) -> Response {
+pub(super) fn render<T: Template>(t: &T, status: StatusCode) -> Response {
     let mut resp = match t.render() {
         Ok(html) => (
             status,
@@ -72,11 +72,11 @@ fn render<T: Template>(t: &T, status: StatusCode) -> Response {
     resp
 }
 
-fn council(state: &Shared) -> String {
+pub(super) fn council(state: &Shared) -> String {
     state.gateway.policy.load().directory.council_name.clone()
 }
 
-fn error_page(
+pub(super) fn error_page(
     state: &Shared,
     s: Option<&Session>,
     status: StatusCode,
@@ -89,6 +89,7 @@ fn error_page(
             css: CSS,
             user: s.map(|s| s.user.clone()).unwrap_or_default(),
             csrf: s.map(|s| s.csrf.clone()).unwrap_or_default(),
+            admin: s.is_some_and(|s| s.role == "admin"),
             title: title.to_string(),
             message: message.to_string(),
         },
@@ -97,7 +98,7 @@ fn error_page(
 }
 
 /// Not logged in: pages send the reader to log in; actions are refused.
-fn refuse(get: bool) -> Response {
+pub(super) fn refuse(get: bool) -> Response {
     let mut resp = if get {
         Redirect::to("/login").into_response()
     } else {
@@ -119,7 +120,7 @@ fn session_cookie(state: &Shared, value: &str, max_age: i64) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("cg_session=; Max-Age=0"))
 }
 
-fn when(ts: i64) -> String {
+pub(super) fn when(ts: i64) -> String {
     chrono::DateTime::from_timestamp(ts, 0)
         .map(|t| {
             t.with_timezone(&chrono_tz::Europe::London)
@@ -138,7 +139,7 @@ fn age(ts: i64) -> String {
     }
 }
 
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -209,6 +210,7 @@ struct LoginPage {
     css: &'static str,
     user: String,
     csrf: String,
+    admin: bool,
     error: String,
 }
 
@@ -219,6 +221,7 @@ struct ErrorPage {
     css: &'static str,
     user: String,
     csrf: String,
+    admin: bool,
     title: String,
     message: String,
 }
@@ -241,6 +244,7 @@ struct QueuePage {
     css: &'static str,
     user: String,
     csrf: String,
+    admin: bool,
     total: usize,
     flash: String,
     rules: Vec<(String, bool)>,
@@ -264,6 +268,7 @@ struct MessagePage {
     css: &'static str,
     user: String,
     csrf: String,
+    admin: bool,
     id: String,
     subject: String,
     error: String,
@@ -316,6 +321,7 @@ fn login_page(state: &Shared, headers: &HeaderMap, error: &str, status: StatusCo
             css: CSS,
             user: String::new(),
             csrf: token.clone(),
+            admin: false,
             error: error.to_string(),
         },
         status,
@@ -552,6 +558,7 @@ pub async fn queue(
             css: CSS,
             user: s.user.clone(),
             csrf: s.csrf.clone(),
+            admin: s.role == "admin",
             total,
             flash,
             rules: all_rules
@@ -689,6 +696,7 @@ fn message_page(
             css: CSS,
             user: s.user.clone(),
             csrf: s.csrf.clone(),
+            admin: s.role == "admin",
             id: held.id.clone(),
             subject: held.subject.clone(),
             error: error.to_string(),

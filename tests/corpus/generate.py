@@ -11,9 +11,12 @@ import base64, os, quopri, tomllib
 from email.header import Header
 from email.utils import formataddr
 
+import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
-DIR = tomllib.load(open(os.path.join(HERE, "directory.toml"), "rb"))
-DOM = "millbrook-tc.gov.uk"
+# python3 generate.py [CASES_MODULE OUTPUT_DIR [DIRECTORY_TOML]]
+DIRECTORY = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else os.path.join(HERE, "directory.toml")
+DIR = tomllib.load(open(DIRECTORY, "rb"))
+DOM = DIR["council"]["domains"][0]
 PEOPLE = DIR["people"]
 BY_ADDR = {a.lower(): i for i, p in enumerate(PEOPLE) for a in p["addresses"]}
 MEDIA = DIR["council"]["media_domains"]
@@ -72,7 +75,7 @@ def structural(case):
 
 DISCLAIMER = ("This email and any attachments are confidential and intended solely for the addressee. "
               "If you have received this email in error please notify the sender immediately and delete it. "
-              "Emails to and from Millbrook Town Council may be monitored and may be disclosed under the "
+              f"Emails to and from {DIR['council']['name']} may be monitored and may be disclosed under the "
               "Freedom of Information Act 2000.")
 
 def header_addr(name, addr):
@@ -167,14 +170,13 @@ def write(n, case):
         f.write(f"rules = {toml_list(rules)}\n")
 
 if __name__ == "__main__":
-    # python3 generate.py [CASES_MODULE OUTPUT_DIR]; default: cases -> this folder
-    import importlib, sys
+    import importlib
     module = sys.argv[1] if len(sys.argv) > 1 else "cases"
     OUT = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else HERE
     CASES = importlib.import_module(module).CASES
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
-        if f[:3].isdigit() and (f.endswith(".eml") or f.endswith(".toml")):
+        if f[:3].isdigit() and f[3] == "-" and (f.endswith(".eml") or f.endswith(".toml")):
             os.remove(os.path.join(OUT, f))
     for n, case in enumerate(CASES, 1):
         write(n, case)

@@ -1,0 +1,52 @@
+//! Comparing two policies on the same mail: what would change if a
+//! candidate configuration went live (`councilgate rules diff`, the admin
+//! page's try-a-message).
+
+use chrono::{DateTime, Utc};
+
+use crate::envelope::Envelope;
+use crate::policy::Snapshot;
+
+/// A message whose outcome differs between two policies.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub name: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// One line describing an outcome: verdict, rules, final recipients.
+pub fn outcome(snapshot: &Snapshot, envelope: &Envelope, raw: &[u8], at: DateTime<Utc>) -> String {
+    let v = snapshot.evaluate(envelope, raw, at);
+    let rules: Vec<String> = v
+        .rules
+        .iter()
+        .map(|r| format!("{}:{}", r.id, r.action))
+        .collect();
+    let mut rcpts = v.recipients.clone();
+    rcpts.sort();
+    format!(
+        "{} [{}] to {}",
+        v.decision.as_str(),
+        rules.join(", "),
+        rcpts.join(", ")
+    )
+}
+
+/// The change for one message, if any.
+pub fn compare(
+    name: &str,
+    current: &Snapshot,
+    candidate: &Snapshot,
+    envelope: &Envelope,
+    raw: &[u8],
+    at: DateTime<Utc>,
+) -> Option<Change> {
+    let before = outcome(current, envelope, raw, at);
+    let after = outcome(candidate, envelope, raw, at);
+    (before != after).then(|| Change {
+        name: name.to_string(),
+        before,
+        after,
+    })
+}
