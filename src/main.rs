@@ -59,6 +59,29 @@ enum Command {
     /// What each rule did over the last 7 and 30 days, and what reviewers
     /// then did with what it held.
     Stats,
+    /// The council directory.
+    Directory {
+        #[command(subcommand)]
+        action: DirectoryAction,
+    },
+    /// Exit 0 when URL answers 200 (the container health check).
+    Health {
+        #[arg(default_value = "http://127.0.0.1:9025/healthz")]
+        url: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DirectoryAction {
+    /// Replace the people in directory.toml with those of a CSV file
+    /// (columns name, role, addresses, positions, manager; lists separated
+    /// by ";"). Nothing is written unless every row and the whole are valid.
+    Import {
+        csv: PathBuf,
+        /// Where to write (default: <config>/directory.toml).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -193,6 +216,83 @@ fn main() -> Result<()> {
         Command::Audit { action } => runtime()?.block_on(audit(&cli.config, action)),
         Command::Rules { action } => rules(&cli.config, action),
         Command::Stats => runtime()?.block_on(stats(&cli.config)),
+        Command::Directory { action } => directory(&cli.config, action),
+        Command::Health { url } => health(&url),
+    }
+}
+
+fn directory(config: &std::path::Path, action: DirectoryAction) -> Result<()> {
+    let DirectoryAction::Import { csv, output } = action;
+    let csv_text =
+        std::fs::read_to_string(&csv).with_context(|| format!("reading {}", csv.display()))?;
+    let target =
+        output.unwrap_or_else(|| config.join(councilgate::policy::directory::DIRECTORY_FILE));
+    let existing_path = config.join(councilgate::policy::directory::DIRECTORY_FILE);
+    let existing = std::fs::read_to_string(&existing_path).with_context(|| {
+        format!(
+            "reading {} (its council, exemptions and periods are kept)",
+            existing_path.display()
+        )
+    })?;
+    let name = csv
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let text = match councilgate::policy::import::import_csv(&csv_text, &name, &existing) {
+        Ok(t) => t,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            anyhow::bail!(
+                "{} problem(s); {} was not changed",
+                errors.len(),
+                target.display()
+            );
+        }
+    };
+    let tmp = target.with_extension("toml.import-tmp");
+    {
+        use std::io::Write;
+        let mut f =
+            std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &target).with_context(|| format!("replacing {}", target.display()))?;
+    let d = councilgate::policy::Directory::parse(&text, "imported")?;
+    println!(
+        "{} written: {} people ({} councillors, {} officers).",
+        target.display(),
+        d.people.len(),
+        d.people.iter().filter(|p| p.is_councillor()).count(),
+        d.people.iter().filter(|p| p.is_officer()).count()
+    );
+    Ok(())
+}
+
+/// A minimal HTTP GET for the container health check (no curl in the image).
+fn health(url: &str) -> Result<()> {
+    use std::io::{Read, Write};
+    let rest = url
+        .strip_prefix("http://")
+        .context("only http:// URLs are checked")?;
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(host)?
+        .next()
+        .context("no address")?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(3))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(3)))?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf)?;
+    if buf.starts_with("HTTP/1.1 200") || buf.starts_with("HTTP/1.0 200") {
+        Ok(())
+    } else {
+        anyhow::bail!("{url}: {}", buf.lines().next().unwrap_or("no answer"))
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod detectors;
 pub mod directory;
 pub mod engine;
+pub mod import;
 pub mod lexicon;
 pub mod rules;
 pub mod sentences;
