@@ -35,6 +35,8 @@ pub struct SinkBehaviour {
     pub reject_rcpts: HashSet<String>,
     /// Every RCPT answered 451.
     pub defer_all: bool,
+    /// This share of RCPTs (0.0–1.0) answered 451, at random.
+    pub defer_ratio: f64,
 }
 
 /// An in-test SMTP server used as the upstream.
@@ -136,7 +138,7 @@ async fn sink_session(
         } else if upper.starts_with("RCPT") {
             let to = arg(&line);
             let b = behaviour.lock().expect("lock").clone();
-            if b.defer_all {
+            if b.defer_all || (b.defer_ratio > 0.0 && rand::random::<f64>() < b.defer_ratio) {
                 wr.write_all(b"451 4.3.0 try later\r\n").await?;
             } else if b.reject_rcpts.contains(&to) {
                 wr.write_all(b"550 5.1.1 no such user here\r\n").await?;
@@ -427,4 +429,79 @@ pub async fn pg_store_url() -> Option<String> {
         .expect("create schema");
     let sep = if base.contains('?') { '&' } else { '?' };
     Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
+}
+
+/// One message over a fresh connection; `Ok(reply)` only when the whole
+/// conversation ran (the reply to the final dot is the verdict).
+pub async fn try_send(
+    addr: SocketAddr,
+    from: &str,
+    rcpts: &[String],
+    data: &[u8],
+) -> Result<String, String> {
+    async fn line(r: &mut BufReader<TcpStream>) -> Result<String, String> {
+        let mut all = String::new();
+        loop {
+            let mut l = String::new();
+            let n = tokio::time::timeout(Duration::from_secs(20), r.read_line(&mut l))
+                .await
+                .map_err(|_| "timeout".to_string())?
+                .map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("closed".into());
+            }
+            all.push_str(&l);
+            if l.len() < 4 || l.as_bytes()[3] == b' ' {
+                return Ok(all);
+            }
+        }
+    }
+    let stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
+        .await
+        .map_err(|_| "connect timeout".to_string())?
+        .map_err(|e| e.to_string())?;
+    let mut r = BufReader::new(stream);
+    let g = line(&mut r).await?;
+    if !g.starts_with("220") {
+        return Err(g);
+    }
+    let mut cmds = vec!["EHLO load.test".to_string(), format!("MAIL FROM:<{from}>")];
+    cmds.extend(rcpts.iter().map(|t| format!("RCPT TO:<{t}>")));
+    cmds.push("DATA".into());
+    for c in cmds {
+        r.get_mut()
+            .write_all(format!("{c}\r\n").as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let rep = line(&mut r).await?;
+        if !(rep.starts_with('2') || rep.starts_with('3')) {
+            return Err(rep);
+        }
+    }
+    r.get_mut()
+        .write_all(data)
+        .await
+        .map_err(|e| e.to_string())?;
+    r.get_mut()
+        .write_all(b"\r\n.\r\n")
+        .await
+        .map_err(|e| e.to_string())?;
+    let reply = line(&mut r).await?;
+    let _ = r.get_mut().write_all(b"QUIT\r\n").await;
+    Ok(reply)
+}
+
+/// The Message-IDs the sink has received, with how often each arrived.
+pub fn received_ids(sink: &Sink) -> std::collections::HashMap<String, usize> {
+    let mut m = std::collections::HashMap::new();
+    for d in sink.messages() {
+        let text = String::from_utf8_lossy(&d.data).to_string();
+        if let Some(i) = text.find("Message-ID: <") {
+            let rest = &text[i + 13..];
+            if let Some(end) = rest.find('>') {
+                *m.entry(rest[..end].to_string()).or_insert(0) += 1;
+            }
+        }
+    }
+    m
 }

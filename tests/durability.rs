@@ -1,0 +1,340 @@
+//! Nothing lost: the real binary SIGKILLed at random points under load,
+//! the upstream down or deferring at random, and the spool's disk full.
+//! Bounded here (a few hundred messages, a few kills) so CI catches a
+//! regression; `bench/durability.sh` runs the full sizes.
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_councilgate");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("probe")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn spawn(cfg: &TestConfig, port: u16) -> Child {
+    Command::new(BIN)
+        .current_dir(cfg.path())
+        .arg("--config")
+        .arg(cfg.path())
+        .arg("serve")
+        .env(
+            "COUNCILGATE__SMTP__SUBMISSION__LISTEN",
+            format!("127.0.0.1:{port}"),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn")
+}
+
+fn messages() -> usize {
+    std::env::var("CG_DURABILITY_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
+}
+
+fn body(id: &str, size: usize) -> Vec<u8> {
+    let mut m = format!("From: clerk@example-tc.gov.uk\r\nTo: someone@example.org\r\nSubject: load {id}\r\nMessage-ID: <{id}>\r\n\r\n").into_bytes();
+    while m.len() < size {
+        m.extend_from_slice(
+            b"The quick brown fox jumps over the lazy dog near the village green.\r\n",
+        );
+    }
+    m
+}
+
+struct Report {
+    sent: usize,
+    acked: HashSet<String>,
+    delivered: std::collections::HashMap<String, usize>,
+}
+
+impl Report {
+    fn print(&self, name: &str) -> (usize, usize) {
+        let lost: Vec<&String> = self
+            .acked
+            .iter()
+            .filter(|id| !self.delivered.contains_key(*id))
+            .collect();
+        let duplicates: usize = self.delivered.values().map(|n| n.saturating_sub(1)).sum();
+        println!(
+            "{name}: sent {}, acknowledged {}, delivered {} (unique), duplicated {duplicates}, lost {}",
+            self.sent,
+            self.acked.len(),
+            self.delivered.len(),
+            lost.len()
+        );
+        (lost.len(), duplicates)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_at_random_points_under_load_loses_nothing_acknowledged() {
+    let sink = Sink::start().await;
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let port = free_port();
+    let child = std::sync::Arc::new(std::sync::Mutex::new(spawn(&cfg, port)));
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    assert!(
+        wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(
+            addr
+        )
+        .is_ok())
+        .await
+    );
+    let n = messages();
+    let kills = std::env::var("CG_DURABILITY_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3usize);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The killer: SIGKILL at random moments, restart at once.
+    let killer = {
+        let (child, done, cfg_path) = (child.clone(), done.clone(), cfg.path().to_path_buf());
+        std::thread::spawn(move || {
+            let mut killed = 0;
+            while killed < kills && !done.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(300 + rand::random::<u64>() % 700));
+                let mut c = child.lock().expect("lock");
+                let _ = c.kill();
+                let _ = c.wait();
+                killed += 1;
+                *c = Command::new(BIN)
+                    .current_dir(&cfg_path)
+                    .arg("--config")
+                    .arg(&cfg_path)
+                    .arg("serve")
+                    .env(
+                        "COUNCILGATE__SMTP__SUBMISSION__LISTEN",
+                        format!("127.0.0.1:{port}"),
+                    )
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("respawn");
+            }
+            killed
+        })
+    };
+    // Four concurrent senders; a message is re-sent until acknowledged.
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        tasks.push(tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for i in (w..n).step_by(4) {
+                let id = format!("crash-{i}@load.test");
+                let data = body(&id, 2048);
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while Instant::now() < deadline {
+                    match try_send(
+                        addr,
+                        "clerk@example-tc.gov.uk",
+                        &["someone@example.org".to_string()],
+                        &data,
+                    )
+                    .await
+                    {
+                        Ok(r) if r.starts_with("250") => {
+                            acked.push(id.clone());
+                            break;
+                        }
+                        _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                    }
+                }
+            }
+            acked
+        }));
+    }
+    let mut acked = HashSet::new();
+    for t in tasks {
+        acked.extend(t.await.expect("sender"));
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let killed = killer.join().expect("killer");
+    // Everything acknowledged must arrive.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && !acked.iter().all(|id| received_ids(&sink).contains_key(id))
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let report = Report {
+        sent: n,
+        acked,
+        delivered: received_ids(&sink),
+    };
+    let (lost, _) = report.print(&format!("crash test ({killed} kills)"));
+    let _ = child.lock().expect("lock").kill();
+    assert!(killed >= 1, "the gateway was killed");
+    assert_eq!(
+        report.acked.len(),
+        n,
+        "every message was eventually acknowledged"
+    );
+    assert_eq!(lost, 0, "no acknowledged message lost");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn upstream_refusing_for_the_whole_load_then_back_delivers_everything() {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
+    let upstream = probe.local_addr().expect("addr");
+    drop(probe);
+    let cfg = TestConfig::new(
+        Some(upstream),
+        &[("retry_max_secs = 3600", "retry_max_secs = 2")],
+    );
+    let gw = Gateway::start(&cfg).await;
+    let n = messages() / 2;
+    let mut acked = HashSet::new();
+    for i in 0..n {
+        let id = format!("down-{i}@load.test");
+        let r = try_send(
+            gw.submission,
+            "clerk@example-tc.gov.uk",
+            &["someone@example.org".to_string()],
+            &body(&id, 1024),
+        )
+        .await;
+        assert!(r.as_deref().is_ok_and(|r| r.starts_with("250")), "{r:?}");
+        acked.insert(id);
+    }
+    assert_eq!(
+        spooled(&cfg.data_dir().join("spool")),
+        n,
+        "all queued while the upstream is down"
+    );
+    let sink = Sink::start_on(&upstream.to_string()).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && received_ids(&sink).len() < n {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let report = Report {
+        sent: n,
+        acked,
+        delivered: received_ids(&sink),
+    };
+    let (lost, dup) = report.print("upstream down, then back");
+    assert_eq!((lost, dup), (0, 0));
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn upstream_deferring_a_random_30_percent_delivers_everything() {
+    let sink = Sink::start().await;
+    sink.behaviour.lock().expect("lock").defer_ratio = 0.3;
+    let cfg = TestConfig::new(
+        Some(sink.addr),
+        &[("retry_max_secs = 3600", "retry_max_secs = 2")],
+    );
+    let gw = Gateway::start(&cfg).await;
+    let n = messages() / 2;
+    let mut acked = HashSet::new();
+    for i in 0..n {
+        let id = format!("defer-{i}@load.test");
+        let r = try_send(
+            gw.submission,
+            "clerk@example-tc.gov.uk",
+            &["someone@example.org".to_string()],
+            &body(&id, 1024),
+        )
+        .await;
+        assert!(r.as_deref().is_ok_and(|r| r.starts_with("250")), "{r:?}");
+        acked.insert(id);
+    }
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < deadline && received_ids(&sink).len() < n {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let report = Report {
+        sent: n,
+        acked,
+        delivered: received_ids(&sink),
+    };
+    let (lost, dup) = report.print("upstream deferring 30%");
+    assert_eq!((lost, dup), (0, 0));
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn spool_disk_full_answers_4xx_and_never_250_for_what_it_could_not_store() {
+    let cfg = TestConfig::new(None, &[]);
+    let spool = cfg.data_dir().join("spool");
+    std::fs::create_dir_all(&spool).expect("mkdir");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&spool)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !mounted {
+        if std::env::var("CI").is_ok() {
+            panic!("cannot mount a small tmpfs for the disk-full test (needs root, which CI has)");
+        }
+        eprintln!("SKIPPED: cannot mount a small tmpfs (not root)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(spool.clone());
+    // Upstream down: everything accepted stays in the 256 KB spool.
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
+    let upstream = probe.local_addr().expect("addr");
+    drop(probe);
+    let path = cfg.path().join("councilgate.toml");
+    let mut text = std::fs::read_to_string(&path).expect("read");
+    text.push_str(&format!(
+        "\n[[routes]]\ndomains = [\"*\"]\nhost = \"{}\"\nport = {}\ntls = \"none\"\n",
+        upstream.ip(),
+        upstream.port()
+    ));
+    std::fs::write(&path, text).expect("write");
+    let gw = Gateway::start(&cfg).await;
+    let (mut acked, mut refused) = (0usize, 0usize);
+    for i in 0..60 {
+        let id = format!("full-{i}@load.test");
+        match try_send(
+            gw.submission,
+            "clerk@example-tc.gov.uk",
+            &["someone@example.org".to_string()],
+            &body(&id, 16 * 1024),
+        )
+        .await
+        {
+            Ok(r) if r.starts_with("250") => acked += 1,
+            Ok(r) if r.starts_with("451") => refused += 1,
+            other => panic!("unexpected: {other:?}"),
+        }
+    }
+    println!("disk full: sent 60, acknowledged {acked}, refused with 451 {refused}");
+    assert!(refused > 0, "the disk filled up");
+    assert!(acked > 0);
+    // Every 250 has its message on disk, whole.
+    let stored = spooled(&spool);
+    assert_eq!(
+        stored, acked,
+        "a 250 for each stored message, none for the rest"
+    );
+    for e in std::fs::read_dir(&spool).expect("spool").flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "json") {
+            let eml = p.with_extension("eml");
+            let size = std::fs::metadata(&eml).map(|m| m.len()).unwrap_or(0);
+            assert!(size > 16 * 1024, "{} is whole", eml.display());
+        }
+    }
+    gw.stop().await;
+}
