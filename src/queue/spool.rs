@@ -98,6 +98,66 @@ pub struct Spool {
     dir: PathBuf,
     /// Held by the one process that owns (writes and recovers) the spool.
     _lock: Option<std::sync::Arc<File>>,
+    syncer: std::sync::Arc<DirSync>,
+}
+
+/// Group commit for the spool folder: every writer must know its rename is
+/// on disk before it answers 250, but concurrent writers can share one
+/// fsync of the folder. A writer waits for an fsync that *started after*
+/// its rename; whoever finds none running starts one for everybody.
+#[derive(Debug, Default)]
+struct DirSync {
+    state: std::sync::Mutex<SyncState>,
+    done: std::sync::Condvar,
+}
+
+#[derive(Debug, Default)]
+struct SyncState {
+    /// Renames registered so far.
+    requested: u64,
+    /// All renames up to this number are known to be on disk.
+    completed: u64,
+    running: bool,
+}
+
+impl DirSync {
+    fn sync(&self, dir: &Path) -> io::Result<()> {
+        fn lock(
+            m: &std::sync::Mutex<SyncState>,
+        ) -> io::Result<std::sync::MutexGuard<'_, SyncState>> {
+            m.lock()
+                .map_err(|_| io::Error::other("spool sync lock poisoned"))
+        }
+        let mine = {
+            let mut s = lock(&self.state)?;
+            s.requested += 1;
+            s.requested
+        };
+        let mut s = lock(&self.state)?;
+        loop {
+            if s.completed >= mine {
+                return Ok(());
+            }
+            if !s.running {
+                s.running = true;
+                let target = s.requested;
+                drop(s);
+                let result = fsync_dir(dir);
+                s = lock(&self.state)?;
+                s.running = false;
+                if result.is_ok() {
+                    s.completed = s.completed.max(target);
+                }
+                self.done.notify_all();
+                result?;
+                continue;
+            }
+            s = self
+                .done
+                .wait(s)
+                .map_err(|_| io::Error::other("spool sync lock poisoned"))?;
+        }
+    }
 }
 
 /// The lock file in a spool folder that marks its owner.
@@ -137,7 +197,11 @@ impl Spool {
     pub fn open_shared(dir: impl Into<PathBuf>) -> io::Result<Self> {
         let dir = dir.into();
         fs::create_dir_all(&dir)?;
-        Ok(Spool { dir, _lock: None })
+        Ok(Spool {
+            dir,
+            _lock: None,
+            syncer: Default::default(),
+        })
     }
 
     /// Opens (creating) the folder as its one owner and removes interrupted
@@ -163,6 +227,7 @@ impl Spool {
         let spool = Spool {
             dir,
             _lock: Some(std::sync::Arc::new(lock)),
+            syncer: Default::default(),
         };
         for entry in fs::read_dir(&spool.dir)? {
             let path = entry?.path();
@@ -213,11 +278,13 @@ impl Spool {
         let tmp = self.dir.join(format!("{}.json.tmp", entry.id));
         write_synced(&tmp, &json)?;
         fs::rename(&tmp, self.meta_path(&entry.id))?;
-        fsync_dir(&self.dir)
+        self.syncer.sync(&self.dir)
     }
 
     /// Removes a message: the `.json` first, so a crash leaves at worst an
-    /// orphan `.eml` that the next open cleans up.
+    /// orphan `.eml` that the next open cleans up. The folder is not
+    /// fsync'd: a removal lost in a crash means a message delivered again
+    /// (at least once), never one lost.
     pub fn remove(&self, id: &str) -> io::Result<()> {
         if !valid_id(id) {
             return Err(io::Error::new(
@@ -231,11 +298,10 @@ impl Spool {
             Err(e) => return Err(e),
         }
         match fs::remove_file(self.message_path(id)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
         }
-        fsync_dir(&self.dir)
     }
 
     pub fn entry(&self, id: &str) -> io::Result<SpoolEntry> {
@@ -340,6 +406,31 @@ mod tests {
         let reader = Spool::open_shared(dir.path()).expect("shared");
         assert!(reader.list().expect("list").0.is_empty());
         assert!(dir.path().join("abc.eml").exists());
+    }
+
+    #[test]
+    fn concurrent_commits_share_folder_fsyncs_and_all_complete() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path()).expect("open");
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let s = spool.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..10 {
+                        s.store(&entry(&new_id()), b"x\r\n").expect("store");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("join");
+        }
+        assert_eq!(spool.list().expect("list").0.len(), 160);
+        let st = spool.syncer.state.lock().expect("lock");
+        assert_eq!(
+            st.completed, st.requested,
+            "every commit was covered by a folder fsync"
+        );
     }
 
     #[test]

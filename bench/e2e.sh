@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# End-to-end throughput: the same smtp-source load, in one invocation and
+# interleaved, (1) straight to smtp-sink (the machine's limit), (2) through a
+# private Postfix relay on loopback, (3) through councilgate with its default
+# rules and durable spool. Measures from the first message sent to the last
+# received at the sink. Also: councilgate's acceptance latency (end of DATA
+# to the reply) percentiles, and its resident memory with 500 idle sessions.
+#
+#   bench/e2e.sh            # full size: 2000 x 10 KB over 20 sessions; 500 x 200 KB x 3 recipients
+#   bench/e2e.sh --quick    # a bounded run for CI
+#   ROUNDS=3 bench/e2e.sh   # repeat each load and report the median
+#
+# Needs Debian's postfix (smtp-source, smtp-sink, postfix) and python3.
+# Everything listens on 127.0.0.1; every process started is stopped by PID.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+if [ "${1:-}" = "--quick" ]; then
+  LOADS=("300 10240 10 1" "60 204800 5 3")
+  IDLE=200
+else
+  LOADS=("2000 10240 20 1" "500 204800 20 3")
+  IDLE=500
+fi
+ROUNDS=${ROUNDS:-1}
+BIN=$ROOT/target/release/councilgate
+[ -x "$BIN" ] || cargo build --release --locked
+WORK=$(mktemp -d /tmp/councilgate-bench.XXXXXX)
+# Postfix runs its daemons as its own user: it must reach its queue in here.
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  "$ROOT/bench/postfix-relay.sh" stop "$WORK/postfix" || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 200); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; return 1; }
+SMTP_SOURCE=$(command -v smtp-source || echo /usr/sbin/smtp-source)
+SMTP_SINK=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
+
+# A fresh smtp-sink counting messages; echoes "pid port logfile".
+start_sink() {
+  local port log
+  port=$(free_port); log=$WORK/sink.$port.log
+  "$SMTP_SINK" -u nobody -c 127.0.0.1:$port 1000 > "$log" 2>&1 &
+  PIDS+=($!); wait_port "$port"
+  echo "$! $port $log"
+}
+sink_count() { tr '\r' '\n' < "$1" | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2; }
+
+# Sends COUNT messages of SIZE bytes over SESSIONS sessions with RCPTS
+# recipients to PORT; waits until the sink at LOG has counted COUNT more;
+# prints the seconds taken.
+run_load() {
+  local port=$1 count=$2 size=$3 sessions=$4 rcpts=$5 log=$6
+  local before start end n
+  before=$(sink_count "$log"); before=${before:-0}
+  start=$(date +%s.%N)
+  "$SMTP_SOURCE" -s "$sessions" -m "$count" -l "$size" -r "$rcpts" -f clerk@example-tc.gov.uk -t someone@example.org 127.0.0.1:$port
+  while :; do
+    n=$(sink_count "$log"); n=${n:-0}
+    [ $((n - before)) -ge "$count" ] && break
+    if [ "$(echo "$(date +%s.%N) - $start > 600" | bc)" = 1 ]; then echo "timed out at $((n - before))/$count" >&2; return 1; fi
+    sleep 0.02
+  done
+  end=$(date +%s.%N)
+  echo "$end - $start" | bc -l
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+printf '%-28s %12s %12s %12s %8s %10s\n' "load" "direct msg/s" "postfix" "councilgate" "cg/pf" "cg share"
+for load in "${LOADS[@]}"; do
+  read -r COUNT SIZE SESSIONS RCPTS <<< "$load"
+  declare -A T=()
+  for round in $(seq 1 "$ROUNDS"); do
+    # (1) direct
+    read -r sp sport slog <<< "$(start_sink)"
+    T[direct]+="$(run_load "$sport" "$COUNT" "$SIZE" "$SESSIONS" "$RCPTS" "$slog") "
+    # (2) Postfix relay
+    pport=$(free_port)
+    rm -rf "$WORK/postfix"
+    "$ROOT/bench/postfix-relay.sh" start "$WORK/postfix" "$pport" "$sport" > /dev/null
+    wait_port "$pport"
+    T[postfix]+="$(run_load "$pport" "$COUNT" "$SIZE" "$SESSIONS" "$RCPTS" "$slog") "
+    "$ROOT/bench/postfix-relay.sh" stop "$WORK/postfix"
+    # (3) councilgate, default rules, durable spool
+    cg=$WORK/cg.$round.$COUNT; mkdir -p "$cg/etc"
+    cp "$ROOT"/config/*.toml "$cg/etc/"
+    cport=$(free_port); mport=$(free_port); wport=$(free_port); iport=$(free_port)
+    cat >> "$cg/etc/councilgate.toml" <<CONF
+
+[[routes]]
+domains = ["*"]
+host = "127.0.0.1"
+port = $sport
+tls = "none"
+CONF
+    COUNCILGATE__SERVER__DATA_DIR=$cg/data COUNCILGATE__SMTP__SUBMISSION__LISTEN=127.0.0.1:$cport \
+    COUNCILGATE__SMTP__INBOUND__LISTEN=127.0.0.1:$iport COUNCILGATE__WEB__LISTEN=127.0.0.1:$wport \
+    COUNCILGATE__METRICS__LISTEN=127.0.0.1:$mport COUNCILGATE__SERVER__HOSTNAME=bench.local \
+      "$BIN" --config "$cg/etc" serve > "$cg/log" 2>&1 &
+    cgpid=$!; PIDS+=($cgpid); wait_port "$cport"
+    T[councilgate]+="$(run_load "$cport" "$COUNT" "$SIZE" "$SESSIONS" "$RCPTS" "$slog") "
+    curl -s "http://127.0.0.1:$mport/metrics" > "$WORK/metrics.$COUNT"
+    if [ "$COUNT" = "$(echo "${LOADS[0]}" | cut -d' ' -f1)" ] && [ "$round" = 1 ]; then
+      # Resident memory with idle sessions open.
+      python3 - "$cport" "$IDLE" "$cgpid" > "$WORK/idle.txt" <<'PY'
+import socket, sys, time
+port, n, pid = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+socks = []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port)); s.recv(512); socks.append(s)
+time.sleep(1)
+rss = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split()[1]
+print(len(socks), int(rss) // 1024)
+for s in socks: s.close()
+PY
+    fi
+    kill "$cgpid"; wait "$cgpid" 2>/dev/null || true
+    kill "$sp"; wait "$sp" 2>/dev/null || true
+  done
+  d=$(echo "${T[direct]}" | tr ' ' '\n' | grep . | median)
+  p=$(echo "${T[postfix]}" | tr ' ' '\n' | grep . | median)
+  c=$(echo "${T[councilgate]}" | tr ' ' '\n' | grep . | median)
+  rd=$(echo "$COUNT / $d" | bc -l); rp=$(echo "$COUNT / $p" | bc -l); rc=$(echo "$COUNT / $c" | bc -l)
+  printf '%-28s %12.0f %12.0f %12.0f %7.2fx %9.0f%%\n' "$COUNT x $((SIZE/1024)) KB x $RCPTS rcpt, $SESSIONS sess" "$rd" "$rp" "$rc" "$(echo "$rc / $rp" | bc -l)" "$(echo "100 * $rc / $rd" | bc -l)"
+  # Acceptance latency percentiles from councilgate's histogram (bucket bounds).
+  python3 - "$WORK/metrics.$COUNT" <<'PY'
+import sys, re
+b = {}
+for l in open(sys.argv[1]):
+    m = re.match(r'councilgate_acceptance_seconds_bucket\{le="([^"]+)"\} (\d+)', l)
+    if m: b[float('inf') if m.group(1) == '+Inf' else float(m.group(1))] = int(m.group(2))
+if b:
+    total = max(b.values()); out = []
+    for q in (0.5, 0.9, 0.99):
+        le = min(k for k, v in b.items() if v >= q * total)
+        out.append(f"p{int(q*100)} <= {le*1000:g} ms")
+    print("    councilgate acceptance latency (end of DATA to 250): " + ", ".join(out) + f" ({total} messages)")
+PY
+done
+if [ -f "$WORK/idle.txt" ]; then
+  read -r nidle rss < "$WORK/idle.txt"
+  echo "councilgate resident memory with $nidle idle sessions open: $rss MB"
+fi
