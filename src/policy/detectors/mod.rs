@@ -363,7 +363,12 @@ pub fn is_information_request(c: &Clause<'_>, lex: &Lexicon) -> bool {
         if onward {
             return false;
         }
-        if to_me || qwords.strip_prefix(&after).is_some() {
+        // "check whether", "find out if": the question word is in the verb.
+        let asks = verb
+            .split_whitespace()
+            .last()
+            .is_some_and(|w| qwords.entries.iter().any(|q| q == w));
+        if to_me || asks || qwords.strip_prefix(&after).is_some() {
             return true;
         }
         let head: String = after
@@ -512,6 +517,12 @@ pub fn directive_kind(c: &Clause<'_>, lex: &Lexicon) -> Option<&'static str> {
             "imperative"
         });
     }
+    // An imperative with a verb the list does not know: an open-class
+    // word opening the clause, followed by a determiner or an object
+    // pronoun ("oil the hinges", "grit them").
+    if !c.question && !c.polite && generic_imperative(&c.rest) {
+        return Some("imperative");
+    }
     // After a polite opener, whatever verb follows asks for something to be
     // done, unless it asked for information (handled above) or is about the
     // writer ("could I …").
@@ -587,6 +598,223 @@ pub fn directive_kind(c: &Clause<'_>, lex: &Lexicon) -> Option<&'static str> {
         }
     }
     None
+}
+
+/// Words that cannot open an imperative: closed-class words, and verbs of
+/// thinking, feeling or being.
+const NOT_IMPERATIVE: &[&str] = &[
+    "i",
+    "we",
+    "you",
+    "he",
+    "she",
+    "it",
+    "they",
+    "me",
+    "us",
+    "him",
+    "her",
+    "them",
+    "my",
+    "our",
+    "your",
+    "his",
+    "its",
+    "their",
+    "the",
+    "a",
+    "an",
+    "this",
+    "that",
+    "these",
+    "those",
+    "all",
+    "some",
+    "both",
+    "each",
+    "every",
+    "any",
+    "no",
+    "what",
+    "when",
+    "where",
+    "why",
+    "how",
+    "who",
+    "which",
+    "whose",
+    "if",
+    "as",
+    "at",
+    "in",
+    "on",
+    "by",
+    "for",
+    "from",
+    "with",
+    "about",
+    "after",
+    "before",
+    "over",
+    "under",
+    "into",
+    "of",
+    "to",
+    "and",
+    "but",
+    "or",
+    "so",
+    "because",
+    "while",
+    "since",
+    "although",
+    "though",
+    "unless",
+    "until",
+    "once",
+    "than",
+    "not",
+    "only",
+    "even",
+    "still",
+    "already",
+    "yet",
+    "here",
+    "there",
+    "today",
+    "tomorrow",
+    "tonight",
+    "yesterday",
+    "now",
+    "then",
+    "well",
+    "very",
+    "quite",
+    "really",
+    "much",
+    "many",
+    "more",
+    "most",
+    "less",
+    "few",
+    "several",
+    "one",
+    "two",
+    "three",
+    "first",
+    "next",
+    "last",
+    "new",
+    "old",
+    "good",
+    "great",
+    "lovely",
+    "bad",
+    "same",
+    "other",
+    "another",
+    "such",
+    "own",
+    "lots",
+    "dear",
+    "hi",
+    "hello",
+    "thanks",
+    "thank",
+    "cheers",
+    "regards",
+    "best",
+    "sorry",
+    "apologies",
+    "welcome",
+    "happy",
+    "glad",
+    "congratulations",
+    "yes",
+    "ok",
+    "okay",
+    "sure",
+    "fine",
+    "perhaps",
+    "maybe",
+    "hope",
+    "love",
+    "like",
+    "need",
+    "want",
+    "wish",
+    "mind",
+    "know",
+    "think",
+    "guess",
+    "reckon",
+    "suppose",
+    "wonder",
+    "believe",
+    "feel",
+    "see",
+    "saw",
+    "heard",
+    "noticed",
+    "spoke",
+    "met",
+    "had",
+    "have",
+    "has",
+    "did",
+    "do",
+    "does",
+    "done",
+    "was",
+    "were",
+    "is",
+    "are",
+    "be",
+    "been",
+    "will",
+    "would",
+    "could",
+    "should",
+    "can",
+    "may",
+    "might",
+    "must",
+    "shall",
+    "got",
+    "just",
+    "also",
+    "re",
+    "fyi",
+    "ps",
+    "nb",
+    "please",
+    "kind",
+    "many",
+    "great",
+    "brilliant",
+    "excellent",
+];
+
+const OBJECT_OPENERS: &[&str] = &[
+    "the", "a", "an", "this", "that", "these", "those", "it", "them", "him", "her", "all", "some",
+    "any", "every", "each", "both", "our", "my", "his", "their",
+];
+
+fn generic_imperative(rest: &str) -> bool {
+    let mut words = rest
+        .split(|c: char| c.is_whitespace())
+        .filter(|w| !w.is_empty());
+    let (Some(first), Some(second)) = (words.next(), words.next()) else {
+        return false;
+    };
+    let second = second.trim_matches(|c: char| !c.is_alphanumeric());
+    let verb_like = first.len() > 1
+        && first.chars().all(|c| c.is_ascii_alphabetic())
+        && !first.ends_with("ing")
+        && !first.ends_with("ed")
+        && !first.ends_with("ly")
+        && (!first.ends_with('s') || first.ends_with("ss"));
+    verb_like && !NOT_IMPERATIVE.contains(&first) && OBJECT_OPENERS.contains(&second)
 }
 
 /// A request of any kind: for work, information or help.

@@ -16,6 +16,10 @@ pub const LISTS: &[&str] = &[
     "staffing.other_senses",
 ];
 
+const PRONOUNS: &[&str] = &[
+    "his", "her", "he", "she", "him", "they", "their", "them", "your", "you",
+];
+
 const NOT_STAFF: &[&str] = &[
     "contractor",
     "contractors",
@@ -50,10 +54,20 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
     let mut evidence = Vec::new();
     let subject = crate::policy::lexicon::normalise(&ctx.analysis.subject);
     let texts = std::iter::once((None, subject.clone())).chain(
-        ctx.sentences
-            .iter()
-            .filter(|s| !s.greeting)
-            .map(|s| (Some(s.text.clone()), s.norm.clone())),
+        ctx.sentences.iter().filter(|s| !s.greeting).map(|s| {
+            // "Megan, …" addresses the reader; it does not name the
+            // member of staff the sentence is about.
+            let c = super::clause(s, ctx.dir, lex);
+            let norm = match &c.vocative {
+                Some(v) if s.norm.starts_with(v.as_str()) => s
+                    .norm
+                    .split_once([',', '-'])
+                    .map(|(_, rest)| rest.trim().to_string())
+                    .unwrap_or_else(|| s.norm.clone()),
+                _ => s.norm.clone(),
+            };
+            (Some(s.text.clone()), norm)
+        }),
     );
     for (text, norm) in texts {
         let mut n = norm.clone();
@@ -65,9 +79,16 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
         {
             n.replace_range(a..b, " ");
         }
-        let person = !officers_named(ctx.dir, &n).is_empty() || persons.is_match(&n);
-        let not_staff =
-            NOT_STAFF.iter().any(|t| n.contains(t)) && officers_named(ctx.dir, &n).is_empty();
+        // A person named, or a staff word ("the receptionist"), is staff
+        // whatever else the sentence mentions; a bare pronoun could be
+        // anyone, so another subject in the sentence ("residents") wins.
+        let strong = !officers_named(ctx.dir, &n).is_empty()
+            || persons
+                .ranges(&n)
+                .into_iter()
+                .any(|(a, b)| !PRONOUNS.contains(&n[a..b].trim()));
+        let person = strong || persons.is_match(&n);
+        let not_staff = !strong && NOT_STAFF.iter().any(|t| n.contains(t));
         let hit = topics.ranges(&n).into_iter().find(|&(a, b)| {
             let w = &n[a..b];
             let needs_person = bound
