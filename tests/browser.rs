@@ -39,10 +39,12 @@ async fn clerk_logs_in_opens_a_held_message_and_releases_it_in_chromium() {
     d.type_into("#name", "clerk@example-tc.gov.uk").await;
     d.type_into("#password", "a long enough password").await;
     d.click("form.stack button[type=submit]").await;
-    let home = d.source().await;
+    let home = d.wait_for_source("Pavilion doors").await;
     assert!(home.contains("Pavilion doors"), "queue after login: {home}");
     d.click("table.queue a").await;
-    let page = d.source().await;
+    let page = d
+        .wait_for_source("<mark>I need you to repaint the pavilion doors")
+        .await;
     assert!(
         page.contains("<mark>I need you to repaint the pavilion doors"),
         "{page}"
@@ -51,15 +53,7 @@ async fn clerk_logs_in_opens_a_held_message_and_releases_it_in_chromium() {
         std::fs::write(format!("{dir}/message.png"), d.screenshot().await).expect("screenshot");
     }
     d.click("button[value=release]").await;
-    // The click starts a form submission; wait for the page it leads to.
-    let mut after = String::new();
-    for _ in 0..50 {
-        after = d.source().await;
-        if after.contains("is now released") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let after = d.wait_for_source("is now released").await;
     if let Ok(dir) = std::env::var("CG_SCREENSHOTS") {
         std::fs::write(format!("{dir}/after.png"), d.screenshot().await).expect("screenshot");
     }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 
-use super::pages::{error_page, refuse, render, same, session, when};
+use super::pages::{csrf_refusal, error_page, refuse, render, session, when};
 use super::{CSS, Shared, harden};
 use crate::store::Session;
 
@@ -293,14 +293,8 @@ pub async fn try_message(
             _ => {}
         }
     }
-    if !same(&s.csrf, &csrf) {
-        return error_page(
-            &state,
-            Some(&s),
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "The form was not from this site.",
-        );
+    if let Some(refused) = csrf_refusal(&state, &s, &csrf) {
+        return refused;
     }
     let raw = if file.is_empty() {
         form.source.clone().into_bytes()
@@ -587,14 +581,8 @@ pub async fn revert(
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !same(&s.csrf, &form.csrf) {
-        return error_page(
-            &state,
-            Some(&s),
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "The form was not from this site.",
-        );
+    if let Some(refused) = csrf_refusal(&state, &s, &form.csrf) {
+        return refused;
     }
     let version = match state.gateway.store.config_version(seq).await {
         Ok(v) => v,

@@ -51,6 +51,20 @@ pub(super) fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// The refusal for a form whose CSRF token is not this session's, or `None`
+/// when the token matches.
+pub(super) fn csrf_refusal(state: &Shared, s: &Session, given: &str) -> Option<Response> {
+    (!same(&s.csrf, given)).then(|| {
+        error_page(
+            state,
+            Some(s),
+            StatusCode::FORBIDDEN,
+            "Refused",
+            "The form was not from this site. Reload the page and try again.",
+        )
+    })
+}
+
 pub(super) fn render<T: Template>(t: &T, status: StatusCode) -> Response {
     let mut resp = match t.render() {
         Ok(html) => (
@@ -460,14 +474,8 @@ pub async fn logout(
     let Some((token, s)) = session(&state, &headers).await else {
         return refuse(false);
     };
-    if !same(&s.csrf, &form.csrf) {
-        return error_page(
-            &state,
-            Some(&s),
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "The form was not from this site.",
-        );
+    if let Some(refused) = csrf_refusal(&state, &s, &form.csrf) {
+        return refused;
     }
     let _ = state
         .gateway
@@ -878,14 +886,8 @@ pub async fn decide(
     let Some((_, s)) = session(&state, &headers).await else {
         return refuse(false);
     };
-    if !same(&s.csrf, &form.csrf) {
-        return error_page(
-            &state,
-            Some(&s),
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "The form was not from this site. Reload the page and try again.",
-        );
+    if let Some(refused) = csrf_refusal(&state, &s, &form.csrf) {
+        return refused;
     }
     let Some(action) = Action::parse(&form.action).filter(|a| *a != Action::Expire) else {
         return error_page(

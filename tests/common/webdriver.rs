@@ -123,6 +123,21 @@ impl Driver {
     }
 
     /// The first element matching a CSS selector.
+    /// The page source once it contains `needle`: a click that submits a
+    /// form does not always wait for the page it leads to, so poll (up to
+    /// 10 s) and return the last source seen either way.
+    pub async fn wait_for_source(&self, needle: &str) -> String {
+        let mut page = String::new();
+        for _ in 0..100 {
+            page = self.source().await;
+            if page.contains(needle) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        page
+    }
+
     pub async fn find(&self, css: &str) -> String {
         let v = self
             .call(
