@@ -64,6 +64,12 @@ pub fn session_opened(listener: &'static str) {
     gauge!("councilgate_smtp_sessions_active").increment(1.0);
 }
 
+/// A connection refused with 421 before its session began: `limit` is
+/// `total` (`smtp.max_sessions`) or `per_address` (`smtp.max_sessions_per_ip`).
+pub fn session_refused(limit: &'static str) {
+    counter!("councilgate_smtp_sessions_refused_total", "limit" => limit).increment(1);
+}
+
 pub fn session_closed() {
     gauge!("councilgate_smtp_sessions_active").decrement(1.0);
 }

@@ -186,7 +186,10 @@ impl App {
     pub async fn run(self, listeners: Listeners, shutdown: CancellationToken) {
         let settings = self.gateway.settings.clone();
         let tracker = TaskTracker::new();
-        let limit = Arc::new(Semaphore::new(settings.smtp.max_sessions));
+        let limits = crate::smtp::SessionLimits {
+            total: Arc::new(Semaphore::new(settings.smtp.max_sessions)),
+            per_address: crate::smtp::PerAddress::new(settings.smtp.max_sessions_per_ip),
+        };
         let mut accept_loops = Vec::new();
         for (kind, listener, trusted) in [
             (
@@ -206,7 +209,7 @@ impl App {
                     kind,
                     trusted,
                     self.gateway.clone(),
-                    limit.clone(),
+                    limits.clone(),
                     shutdown.clone(),
                     tracker.clone(),
                 )));

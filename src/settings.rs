@@ -131,6 +131,10 @@ pub struct SmtpSettings {
     pub data_timeout_secs: u64,
     /// Sessions open at once over both listeners (421 beyond).
     pub max_sessions: usize,
+    /// Sessions open at once from one client address (421 beyond); clients
+    /// in the listener's trusted networks are exempt.
+    #[serde(default = "default_max_sessions_per_ip")]
+    pub max_sessions_per_ip: usize,
     /// Failed commands in one session before it is closed (421).
     pub max_errors: usize,
 }
@@ -280,6 +284,10 @@ impl Settings {
             ("smtp.max_recipients", self.smtp.max_recipients as u64),
             ("smtp.max_line_length", self.smtp.max_line_length as u64),
             ("smtp.max_sessions", self.smtp.max_sessions as u64),
+            (
+                "smtp.max_sessions_per_ip",
+                self.smtp.max_sessions_per_ip as u64,
+            ),
             ("smtp.max_errors", self.smtp.max_errors as u64),
             ("smtp.command_timeout_secs", self.smtp.command_timeout_secs),
             ("smtp.data_timeout_secs", self.smtp.data_timeout_secs),
@@ -365,6 +373,11 @@ fn explain_config_error(e: config::ConfigError) -> String {
     } else {
         text
     }
+}
+
+/// Postfix's `smtpd_client_connection_count_limit` default.
+fn default_max_sessions_per_ip() -> usize {
+    50
 }
 
 #[cfg(test)]

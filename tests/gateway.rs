@@ -456,6 +456,51 @@ async fn too_many_sessions_get_421() {
     gw.stop().await;
 }
 
+/// Reads a refused connection's whole answer.
+async fn refusal(addr: std::net::SocketAddr) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut buf = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut s, &mut buf)
+        .await
+        .expect("read");
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_session() {
+    let cfg = TestConfig::new(
+        None,
+        &[("max_sessions_per_ip = 50", "max_sessions_per_ip = 2")],
+    );
+    let gw = Gateway::start(&cfg).await;
+    // Loopback is not trusted on inbound: counted.
+    let mut a = Client::connect(gw.inbound).await;
+    let _b = Client::connect(gw.inbound).await;
+    let refused = refusal(gw.inbound).await;
+    assert!(refused.starts_with("421 4.7.0"), "{refused}");
+    // Loopback is trusted on submission: exempt.
+    let mut c = Client::connect(gw.submission).await;
+    assert!(c.cmd("NOOP").await.starts_with("250"));
+    // A session that ends frees its slot.
+    assert!(a.cmd("QUIT").await.starts_with("221"));
+    drop(a);
+    let mut freed = false;
+    for _ in 0..100 {
+        let mut s = tokio::net::TcpStream::connect(gw.inbound)
+            .await
+            .expect("connect");
+        let mut code = [0u8; 3];
+        let read = tokio::io::AsyncReadExt::read_exact(&mut s, &mut code).await;
+        if read.is_ok() && &code == b"220" {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(freed, "the slot of a closed session is reused");
+    gw.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_down_then_back_delivers_once() {
     // Reserve a port for an upstream that is not there yet.

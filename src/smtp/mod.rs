@@ -4,7 +4,9 @@ pub mod data;
 pub mod reply;
 pub mod session;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 use ipnet::IpNet;
 use tokio::io::AsyncWriteExt;
@@ -18,15 +20,89 @@ use crate::envelope::ListenerKind;
 use crate::gateway::Gateway;
 use session::{Session, SessionConfig};
 
-/// Accepts connections until `shutdown`, one task per session, at most
-/// `limit` sessions at once (shared by both listeners); beyond that a
-/// client is told 421 and disconnected.
+/// Sessions open per client address, shared by both listeners, so that one
+/// client cannot take every session slot.
+#[derive(Debug)]
+pub struct PerAddress {
+    max: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One open session counted against its address; dropping it frees the slot.
+#[derive(Debug)]
+pub struct AddressSlot {
+    counts: Arc<PerAddress>,
+    ip: IpAddr,
+}
+
+impl PerAddress {
+    pub fn new(max: usize) -> Arc<PerAddress> {
+        Arc::new(PerAddress {
+            max,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A slot for one more session from `ip`, or `None` when it already has
+    /// `max` open.
+    pub fn enter(self: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            counts: self.clone(),
+            ip,
+        })
+    }
+
+    /// Sessions open from `ip` now.
+    pub fn open(&self, ip: IpAddr) -> usize {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.get(&ip).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.counts.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// What bounds the sessions of both listeners together.
+#[derive(Debug, Clone)]
+pub struct SessionLimits {
+    /// At most this many sessions at once (`smtp.max_sessions`).
+    pub total: Arc<Semaphore>,
+    /// At most `smtp.max_sessions_per_ip` from one untrusted address.
+    pub per_address: Arc<PerAddress>,
+}
+
+/// Tells a refused client why, in the task tracker so shutdown waits for it.
+fn refuse(tracker: &TaskTracker, mut stream: tokio::net::TcpStream, reply: &'static [u8]) {
+    tracker.spawn(async move {
+        let _ = stream.write_all(reply).await;
+        let _ = stream.shutdown().await;
+    });
+}
+
+/// Accepts connections until `shutdown`, one task per session. Beyond
+/// `limits` (all sessions together; sessions from one address outside the
+/// listener's trusted networks) a client is told 421 and disconnected.
 pub async fn serve(
     listener: TcpListener,
     kind: ListenerKind,
     trusted_networks: Vec<IpNet>,
     gateway: Arc<Gateway>,
-    limit: Arc<Semaphore>,
+    limits: SessionLimits,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
@@ -38,7 +114,7 @@ pub async fn serve(
             _ = shutdown.cancelled() => break,
             a = listener.accept() => a,
         };
-        let (mut stream, peer) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(x) => x,
             Err(e) => {
                 // EMFILE and friends: back off briefly rather than spin.
@@ -48,18 +124,35 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            warn!(%peer, "too many sessions; refusing");
-            tracker.spawn(async move {
-                let _ = stream
-                    .write_all(b"421 4.3.2 Too many connections, try again later\r\n")
-                    .await;
-                let _ = stream.shutdown().await;
-            });
-            continue;
-        };
         let ip = peer.ip().to_canonical();
         let trusted = trusted_networks.iter().any(|n| n.contains(&ip));
+        let slot = if trusted {
+            None
+        } else {
+            match limits.per_address.enter(ip) {
+                Some(slot) => Some(slot),
+                None => {
+                    warn!(%peer, listener = kind.as_str(), "too many sessions from this address; refusing");
+                    crate::metrics::session_refused("per_address");
+                    refuse(
+                        &tracker,
+                        stream,
+                        b"421 4.7.0 Too many connections from your address, try again later\r\n",
+                    );
+                    continue;
+                }
+            }
+        };
+        let Ok(permit) = limits.total.clone().try_acquire_owned() else {
+            warn!(%peer, "too many sessions; refusing");
+            crate::metrics::session_refused("total");
+            refuse(
+                &tracker,
+                stream,
+                b"421 4.3.2 Too many connections, try again later\r\n",
+            );
+            continue;
+        };
         let config = SessionConfig {
             listener: kind,
             trusted,
@@ -71,6 +164,32 @@ pub async fn serve(
             session.run().await;
             crate::metrics::session_closed();
             drop(permit);
+            drop(slot);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_address_slots_are_counted_and_freed() {
+        let counts = PerAddress::new(2);
+        let a: IpAddr = "192.0.2.1".parse().expect("ip");
+        let b: IpAddr = "192.0.2.2".parse().expect("ip");
+        let first = counts.enter(a).expect("first");
+        let second = counts.enter(a).expect("second");
+        assert!(counts.enter(a).is_none(), "a third from the same address");
+        let other = counts.enter(b).expect("another address is not affected");
+        drop(first);
+        assert_eq!(counts.open(a), 1);
+        let again = counts.enter(a).expect("a freed slot is reusable");
+        drop((second, again, other));
+        assert_eq!(counts.open(a), 0);
+        assert!(
+            counts.open.lock().expect("lock").is_empty(),
+            "no entries left behind"
+        );
     }
 }
