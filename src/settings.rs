@@ -121,6 +121,11 @@ pub struct SmtpSettings {
     pub submission: ListenerSettings,
     /// Largest message accepted, in bytes (advertised with SIZE; 552 beyond).
     pub max_message_size: usize,
+    /// Largest header section (everything before the first empty line), in
+    /// bytes (552 beyond): no real mail needs more, and header parsers are
+    /// where crafted mail does its damage.
+    #[serde(default = "default_max_header_size")]
+    pub max_header_size: usize,
     /// Recipients per message (452 beyond).
     pub max_recipients: usize,
     /// Longest command line, in bytes including CRLF (500 beyond).
@@ -281,6 +286,7 @@ impl Settings {
             .map_err(|e| format!("smtp.submission.{e}"))?;
         let positive = [
             ("smtp.max_message_size", self.smtp.max_message_size as u64),
+            ("smtp.max_header_size", self.smtp.max_header_size as u64),
             ("smtp.max_recipients", self.smtp.max_recipients as u64),
             ("smtp.max_line_length", self.smtp.max_line_length as u64),
             ("smtp.max_sessions", self.smtp.max_sessions as u64),
@@ -373,6 +379,11 @@ fn explain_config_error(e: config::ConfigError) -> String {
     } else {
         text
     }
+}
+
+/// Exchange Online's header size limit.
+fn default_max_header_size() -> usize {
+    256 * 1024
 }
 
 /// Postfix's `smtpd_client_connection_count_limit` default.

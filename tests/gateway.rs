@@ -339,6 +339,47 @@ async fn size_limit_declared_and_actual() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_header_section_is_refused_but_a_big_body_is_not() {
+    let cfg = TestConfig::new(
+        None,
+        &[("max_header_size = 262144", "max_header_size = 1024")],
+    );
+    let gw = Gateway::start(&cfg).await;
+    let mut c = Client::connect(gw.inbound).await;
+    c.cmd("EHLO client.example").await;
+    let mut send = async |message: String| {
+        assert!(c.cmd("MAIL FROM:<a@example.org>").await.starts_with("250"));
+        assert!(
+            c.cmd("RCPT TO:<clerk@example-tc.gov.uk>")
+                .await
+                .starts_with("250")
+        );
+        assert!(c.cmd("DATA").await.starts_with("354"));
+        c.send(format!("{message}\r\n.\r\n").as_bytes()).await;
+        c.reply().await
+    };
+    let many = "X-Filler: 0123456789012345678901234567890123456789\r\n".repeat(40);
+    let r = send(format!("{many}Subject: headers\r\n\r\nshort body")).await;
+    assert!(r.starts_with("552 5.3.4"), "{r}");
+    assert!(
+        r.contains("header"),
+        "the reply names the header section: {r}"
+    );
+    let body = "line of body text\r\n".repeat(200);
+    let r = send(format!("Subject: long body\r\n\r\n{body}")).await;
+    assert!(
+        r.starts_with("250"),
+        "a body beyond the header limit is fine: {r}"
+    );
+    assert_eq!(
+        spooled(&cfg.data_dir().join("spool")),
+        1,
+        "only the second stored"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recipient_limit_answers_452() {
     let cfg = TestConfig::new(None, &[("max_recipients = 100", "max_recipients = 2")]);
     let gw = Gateway::start(&cfg).await;

@@ -8,6 +8,17 @@
 //! nothing downstream can be tricked into seeing an end of data we did not,
 //! and the size limit is enforced while bytes stream in.
 
+/// Whether the header section of `message` (up to and including the first
+/// empty line, or the whole message when there is none) is longer than
+/// `limit` bytes. Reads at most `limit + 4` bytes.
+pub fn header_exceeds(message: &[u8], limit: usize) -> bool {
+    let window = &message[..message.len().min(limit.saturating_add(4))];
+    match window.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(at) => at + 4 > limit,
+        None => message.len() > limit,
+    }
+}
+
 /// Decoder state between calls; feed it whatever the socket produced.
 #[derive(Debug)]
 pub struct DataDecoder {
@@ -55,6 +66,11 @@ impl DataDecoder {
     /// The message exceeded the size limit; bytes past it were discarded.
     pub fn overflowed(&self) -> bool {
         self.overflow
+    }
+
+    /// The message decoded so far.
+    pub fn message(&self) -> &[u8] {
+        &self.out
     }
 
     pub fn into_message(self) -> Vec<u8> {
@@ -147,6 +163,19 @@ impl DataDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_section_limit_counts_up_to_the_empty_line() {
+        let msg = b"A: 1\r\nB: 2\r\n\r\nbody that is long enough to pass any limit";
+        // The header section is 14 bytes including the empty line.
+        assert!(!header_exceeds(msg, 14));
+        assert!(header_exceeds(msg, 13));
+        assert!(!header_exceeds(msg, 1000));
+        // No empty line: the whole message is header.
+        assert!(header_exceeds(b"A: 1\r\nB: 2\r\n", 10));
+        assert!(!header_exceeds(b"A: 1\r\n", 10));
+        assert!(!header_exceeds(b"", 0));
+    }
 
     fn decode(input: &[u8]) -> (Vec<u8>, Progress) {
         let mut d = DataDecoder::new(1 << 20);

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span};
 
-use super::data::{DataDecoder, Progress};
+use super::data::{DataDecoder, Progress, header_exceeds};
 use super::reply::Reply;
 use crate::envelope::{Envelope, ListenerKind};
 use crate::gateway::Gateway;
@@ -440,6 +440,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 format!(
                     "Message size exceeds the limit of {} bytes",
                     settings.smtp.max_message_size
+                ),
+            ));
+            return Ok(if self.count_error().await? {
+                Next::Quit
+            } else {
+                Next::Continue
+            });
+        }
+        if header_exceeds(decoder.message(), settings.smtp.max_header_size) {
+            self.send(Reply::new(
+                552,
+                "5.3.4",
+                format!(
+                    "Message header section exceeds the limit of {} bytes",
+                    settings.smtp.max_header_size
                 ),
             ));
             return Ok(if self.count_error().await? {
