@@ -379,6 +379,55 @@ async fn oversized_header_section_is_refused_but_a_big_body_is_not() {
     gw.stop().await;
 }
 
+/// No open relay: every combination of listener × client network × sender
+/// domain × recipient domain, and only a trusted client on `submission` may
+/// send to a domain that is not the council's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_relay_matrix() {
+    let loopback = r#"trusted_networks = ["127.0.0.0/8", "::1/128"]"#;
+    for trusted in [false, true] {
+        let cfg = if trusted {
+            // Loopback trusted on both listeners: inbound must still not relay.
+            TestConfig::new(
+                None,
+                &[("[smtp.inbound]", &format!("[smtp.inbound]\n{loopback}\n#"))],
+            )
+        } else {
+            TestConfig::new(
+                None,
+                &[(loopback, r#"trusted_networks = ["192.0.2.0/24"]"#)],
+            )
+        };
+        let gw = Gateway::start(&cfg).await;
+        for (listener, addr) in [("inbound", gw.inbound), ("submission", gw.submission)] {
+            let mut c = Client::connect(addr).await;
+            c.cmd("EHLO client.example").await;
+            for sender in ["clerk@example-tc.gov.uk", "someone@example.org"] {
+                for rcpt in ["alex.green@example-tc.gov.uk", "victim@example.net"] {
+                    let council_rcpt = rcpt.ends_with("@example-tc.gov.uk");
+                    let expect_ok = match listener {
+                        "inbound" => council_rcpt,
+                        _ => trusted,
+                    };
+                    let case =
+                        format!("{listener}, trusted client: {trusted}, from {sender} to {rcpt}");
+                    let r = c.cmd(&format!("MAIL FROM:<{sender}>")).await;
+                    assert!(r.starts_with("250"), "{case}: {r}");
+                    let r = c.cmd(&format!("RCPT TO:<{rcpt}>")).await;
+                    if expect_ok {
+                        assert!(r.starts_with("250"), "{case}: {r}");
+                    } else {
+                        assert!(r.starts_with("550 5.7.1"), "{case}: {r}");
+                        assert!(r.contains("Relay access denied"), "{case}: {r}");
+                    }
+                    assert!(c.cmd("RSET").await.starts_with("250"), "{case}");
+                }
+            }
+        }
+        gw.stop().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recipient_limit_answers_452() {
     let cfg = TestConfig::new(None, &[("max_recipients = 100", "max_recipients = 2")]);
