@@ -34,10 +34,16 @@ async fn send_on(c: &mut Client, subject: &str) -> String {
     c.reply().await
 }
 
+/// Waits until a configuration other than `from` is live and recorded in the
+/// history (the reloader swaps the snapshot first, then records it).
 async fn wait_for_version_change(gw: &Gateway, from: &str) -> bool {
     for _ in 0..100 {
-        if gw.app.policy.load().version != from {
-            return true;
+        let live = gw.app.policy.load().version.clone();
+        if live != from {
+            let recorded = gw.app.store.config_history(1).await.unwrap_or_default();
+            if recorded.first().is_some_and(|c| c.version == live) {
+                return true;
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -12,6 +12,10 @@
 /// empty line, or the whole message when there is none) is longer than
 /// `limit` bytes. Reads at most `limit + 4` bytes.
 pub fn header_exceeds(message: &[u8], limit: usize) -> bool {
+    if message.starts_with(b"\r\n") {
+        // No header fields at all: the body begins at once.
+        return limit < 2;
+    }
     let window = &message[..message.len().min(limit.saturating_add(4))];
     match window.windows(4).position(|w| w == b"\r\n\r\n") {
         Some(at) => at + 4 > limit,
@@ -175,6 +179,11 @@ mod tests {
         assert!(header_exceeds(b"A: 1\r\nB: 2\r\n", 10));
         assert!(!header_exceeds(b"A: 1\r\n", 10));
         assert!(!header_exceeds(b"", 0));
+        // No header fields: a long body is not a long header.
+        assert!(!header_exceeds(
+            &[b"\r\n".as_slice(), &[b'x'; 100]].concat(),
+            10
+        ));
     }
 
     fn decode(input: &[u8]) -> (Vec<u8>, Progress) {
