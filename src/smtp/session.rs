@@ -176,6 +176,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         Ok(false)
     }
 
+    /// Sends `reply`; an error reply counts towards `max_errors`, and the
+    /// session ends when they are used up.
+    async fn answer(&mut self, reply: Reply) -> Result<Next, SessionError> {
+        let failed = reply.is_error();
+        self.send(reply);
+        if failed && self.count_error().await? {
+            return Ok(Next::Quit);
+        }
+        Ok(Next::Continue)
+    }
+
     /// Reads more input, flushing pending replies first (pipelining).
     async fn fill(&mut self, timeout: Duration, cancellable: bool) -> Result<(), SessionError> {
         self.flush().await?;
@@ -232,12 +243,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             },
             Err(e) => protocol_error(e),
         };
-        let failed = reply.is_error();
-        self.send(reply);
-        if failed && self.count_error().await? {
-            return Ok(Next::Quit);
-        }
-        Ok(Next::Continue)
+        self.answer(reply).await
     }
 
     /// Handles one parsed command. `Err(next)` means the reply has already
@@ -392,20 +398,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     async fn data(&mut self) -> Result<Next, SessionError> {
         let Some(tx) = self.tx.as_ref() else {
-            self.send(Reply::new(503, "5.5.1", "Send MAIL first"));
-            return Ok(if self.count_error().await? {
-                Next::Quit
-            } else {
-                Next::Continue
-            });
+            return self
+                .answer(Reply::new(503, "5.5.1", "Send MAIL first"))
+                .await;
         };
         if tx.rcpt_to.is_empty() {
-            self.send(Reply::new(554, "5.5.1", "No valid recipients"));
-            return Ok(if self.count_error().await? {
-                Next::Quit
-            } else {
-                Next::Continue
-            });
+            return self
+                .answer(Reply::new(554, "5.5.1", "No valid recipients"))
+                .await;
         }
         let settings = self.gateway.settings.clone();
         self.send(Reply::new(
@@ -434,34 +434,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             return Ok(Next::Continue);
         };
         if decoder.overflowed() {
-            self.send(Reply::new(
-                552,
-                "5.3.4",
-                format!(
-                    "Message size exceeds the limit of {} bytes",
-                    settings.smtp.max_message_size
-                ),
-            ));
-            return Ok(if self.count_error().await? {
-                Next::Quit
-            } else {
-                Next::Continue
-            });
+            return self
+                .answer(Reply::new(
+                    552,
+                    "5.3.4",
+                    format!(
+                        "Message size exceeds the limit of {} bytes",
+                        settings.smtp.max_message_size
+                    ),
+                ))
+                .await;
         }
         if header_exceeds(decoder.message(), settings.smtp.max_header_size) {
-            self.send(Reply::new(
-                552,
-                "5.3.4",
-                format!(
-                    "Message header section exceeds the limit of {} bytes",
-                    settings.smtp.max_header_size
-                ),
-            ));
-            return Ok(if self.count_error().await? {
-                Next::Quit
-            } else {
-                Next::Continue
-            });
+            return self
+                .answer(Reply::new(
+                    552,
+                    "5.3.4",
+                    format!(
+                        "Message header section exceeds the limit of {} bytes",
+                        settings.smtp.max_header_size
+                    ),
+                ))
+                .await;
         }
         if decoder.normalised > 0 {
             info!(
@@ -491,12 +485,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             .instrument(span)
             .await;
         crate::metrics::acceptance_time(started.elapsed());
-        let failed = reply.is_error();
-        self.send(reply);
-        if failed && self.count_error().await? {
-            return Ok(Next::Quit);
-        }
-        Ok(Next::Continue)
+        self.answer(reply).await
     }
 }
 
