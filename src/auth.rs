@@ -3,6 +3,10 @@
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use sha2::{Digest, Sha256};
 
 /// An argon2id hash in PHC string form.
@@ -50,6 +54,49 @@ pub fn check_password_strength(password: &str) -> Result<(), String> {
         return Err("the password must have at least 12 characters".into());
     }
     Ok(())
+}
+
+/// Failed logins (review pages and SMTP AUTH), slowed per client address
+/// and per user name: five free attempts, then an exponential backoff up
+/// to a quarter of an hour.
+#[derive(Default)]
+pub struct Throttle {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl Throttle {
+    const FREE: u32 = 5;
+
+    /// How long `key` must still wait, if at all.
+    pub fn wait(&self, key: &str) -> Option<Duration> {
+        let map = self.failures.lock().ok()?;
+        let (n, last) = map.get(key)?;
+        if *n < Self::FREE {
+            return None;
+        }
+        let backoff =
+            Duration::from_secs(1u64 << (n - Self::FREE).min(10)).min(Duration::from_secs(900));
+        let elapsed = last.elapsed();
+        (elapsed < backoff).then(|| backoff - elapsed)
+    }
+
+    pub fn fail(&self, key: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            let e = map.entry(key.to_string()).or_insert((0, Instant::now()));
+            // Forget old failures after a quiet quarter of an hour.
+            if e.1.elapsed() > Duration::from_secs(900) {
+                e.0 = 0;
+            }
+            e.0 += 1;
+            e.1 = Instant::now();
+        }
+    }
+
+    pub fn succeed(&self, key: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(key);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,17 @@ pub fn envelope(mail_from: &str, rcpts: &[String]) -> Envelope {
         helo: "check".into(),
         authenticated: None,
         trusted: true,
+        sender_verified: true,
     }
+}
+
+/// The same envelope as if it came from outside with a From that could
+/// not be verified (no DMARC pass, no login): `check --unverified`.
+pub fn unverified(mut envelope: Envelope) -> Envelope {
+    envelope.listener = ListenerKind::Inbound;
+    envelope.trusted = false;
+    envelope.sender_verified = false;
+    envelope
 }
 
 /// Exactly one JSON object: verdict, rules, recipients, annotations.

@@ -32,10 +32,15 @@ pub struct Envelope {
     pub listener: ListenerKind,
     pub peer: IpAddr,
     pub helo: String,
-    /// The authenticated user, once AUTH exists; `None` otherwise.
+    /// The SMTP login that sent it (AUTH), lower case.
     #[serde(default)]
     pub authenticated: Option<String>,
     /// The client relayed from a trusted network.
     #[serde(default)]
     pub trusted: bool,
+    /// Who the From header names is known to have sent it: the sender
+    /// logged in (and may send as that From), came from a trusted network,
+    /// or DMARC passed. Unverified claims earn no trust from the rules.
+    #[serde(default)]
+    pub sender_verified: bool,
 }

@@ -33,6 +33,10 @@ pub struct Expectation {
     pub added: Option<Vec<String>>,
     #[serde(default)]
     pub removed: Option<Vec<String>>,
+    /// As if from outside with a From claim that could not be verified
+    /// (`check --unverified`).
+    #[serde(default)]
+    pub unverified: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -136,14 +140,25 @@ fn lower_set(v: &[String]) -> Vec<String> {
     x
 }
 
+impl Fixture {
+    /// The envelope the fixture is evaluated with.
+    pub fn envelope(&self) -> crate::envelope::Envelope {
+        let envelope = crate::check::envelope(&self.expect.mail_from, &self.expect.rcpt);
+        if self.expect.unverified {
+            crate::check::unverified(envelope)
+        } else {
+            envelope
+        }
+    }
+}
+
 pub fn run(snapshot: &Snapshot, f: &Fixture) -> Result<Outcome, FixtureError> {
     let raw = std::fs::read(&f.eml).map_err(|e| FixtureError {
         path: f.eml.display().to_string(),
         detail: e.to_string(),
     })?;
     let raw = crate::message::crlf(&raw);
-    let envelope = crate::check::envelope(&f.expect.mail_from, &f.expect.rcpt);
-    let verdict = snapshot.evaluate(&envelope, &raw, f.at);
+    let verdict = snapshot.evaluate(&f.envelope(), &raw, f.at);
     let mut diff = Vec::new();
     if let Some(v) = &f.expect.verdict
         && v != verdict.decision.as_str()

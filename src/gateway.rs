@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use tracing::{info, warn};
 
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, ListenerKind};
 use crate::policy::rules::Action;
 use crate::policy::{Decision, PolicyHandle, Snapshot, Verdict};
 use crate::queue::Queue;
@@ -31,9 +31,111 @@ pub struct Gateway {
     /// The last reloads, for the admin page.
     pub reload_status: std::sync::Mutex<crate::reload::ReloadStatus>,
     pub data_dir: PathBuf,
+    /// STARTTLS and implicit TLS.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Failed SMTP logins, per client address and per user.
+    pub login_throttle: crate::auth::Throttle,
+    /// SPF, DKIM and DMARC of inbound mail; `None` when switched off.
+    pub sender_auth: Option<crate::sender_auth::Verifier>,
+    /// DKIM keys and the ARC sealer.
+    pub signer: Arc<crate::sender_auth::Signer>,
 }
 
 impl Gateway {
+    /// Checks an SMTP login (after the failure throttle): the login name,
+    /// lower case, or the reply that refuses it.
+    pub async fn login(
+        &self,
+        peer: std::net::IpAddr,
+        credentials: crate::smtp::sasl::Credentials,
+    ) -> Result<String, Reply> {
+        let user = credentials.user.trim().to_lowercase();
+        let ip_key = format!("smtp-ip:{peer}");
+        let user_key = format!("smtp-user:{user}");
+        let throttle = &self.login_throttle;
+        if let Some(wait) = throttle.wait(&ip_key).or_else(|| throttle.wait(&user_key)) {
+            warn!(%peer, %user, "SMTP login refused: too many failures");
+            crate::metrics::login_refused("throttled");
+            return Err(Reply::new(
+                454,
+                "4.7.0",
+                format!(
+                    "Too many failed logins; try again in {} seconds",
+                    wait.as_secs().max(1)
+                ),
+            ));
+        }
+        let hash = match self.store.smtp_password_hash(&user).await {
+            Ok(h) => h,
+            Err(e) => {
+                warn!(error = %e, "cannot read SMTP logins");
+                return Err(Reply::new(454, "4.7.0", "Temporary authentication failure"));
+            }
+        };
+        let password = credentials.password;
+        let ok = tokio::task::spawn_blocking(move || match hash {
+            Some(h) => crate::auth::verify_password(&password, &h),
+            None => {
+                crate::auth::dummy_verify(&password);
+                false
+            }
+        })
+        .await
+        .unwrap_or(false);
+        if ok {
+            throttle.succeed(&ip_key);
+            throttle.succeed(&user_key);
+            Ok(user)
+        } else {
+            throttle.fail(&ip_key);
+            throttle.fail(&user_key);
+            warn!(%peer, %user, "SMTP login failed");
+            crate::metrics::login_refused("invalid");
+            Err(Reply::new(
+                535,
+                "5.7.8",
+                "Authentication credentials invalid",
+            ))
+        }
+    }
+
+    /// Whether the login `user` may send as `address`: their own, another
+    /// address of the same directory person, or a delegation.
+    pub fn may_send_as(&self, user: &str, address: &str) -> bool {
+        if address.eq_ignore_ascii_case(user) {
+            return true;
+        }
+        let snapshot = self.policy.load();
+        let dir = &snapshot.directory;
+        if let (Some(a), Some(b)) = (dir.person_id(user), dir.person_id(address))
+            && a == b
+        {
+            return true;
+        }
+        let domain = crate::policy::directory::domain_of(address);
+        self.settings
+            .smtp
+            .delegates
+            .iter()
+            .filter(|d| d.user.trim().eq_ignore_ascii_case(user))
+            .flat_map(|d| &d.send_as)
+            .any(|s| match s.trim().strip_prefix('@') {
+                Some(d) => d.eq_ignore_ascii_case(domain),
+                None => s.trim().eq_ignore_ascii_case(address),
+            })
+    }
+
+    /// The first From header address that `user` may not send as.
+    pub fn foreign_from(&self, user: &str, message: &[u8]) -> Option<String> {
+        let parsed = mail_parser::MessageParser::default().parse_headers(message)?;
+        parsed
+            .from()?
+            .iter()
+            .filter_map(|a| a.address())
+            .find(|a| !self.may_send_as(user, a))
+            .map(str::to_string)
+    }
+
     /// Whether `domain` is one of the council's (inbound accepts only these).
     pub fn is_council_domain(&self, domain: &str) -> bool {
         self.policy.load().directory.is_council_domain(domain)
@@ -111,11 +213,42 @@ impl Gateway {
 
     /// Judges and stores a received message; the reply is what the client
     /// is told. `message` already carries our `Received:` header.
-    pub async fn receive(&self, envelope: Envelope, message: Vec<u8>, queue_id: &str) -> Reply {
+    pub async fn receive(
+        &self,
+        mut envelope: Envelope,
+        mut message: Vec<u8>,
+        queue_id: &str,
+    ) -> Reply {
+        // Mail from outside: only we may say what we verified, and DMARC
+        // decides whether its From is who it claims.
+        let from_outside = !envelope.trusted && envelope.authenticated.is_none();
+        if from_outside {
+            message = crate::sender_auth::strip_forged_results(&message, &self.hostname);
+        }
+        let verifier = self
+            .sender_auth
+            .as_ref()
+            .filter(|_| from_outside && envelope.listener == ListenerKind::Inbound);
+        if let Some(v) = verifier {
+            let checked = v.verify(&envelope, &message).await;
+            envelope.sender_verified = checked.dmarc_pass;
+            info!(sender_auth = %checked.summary, "sender authentication");
+            let mut with = format!("Authentication-Results: {}\r\n", checked.results).into_bytes();
+            with.extend_from_slice(&message);
+            message = with;
+        }
         let snapshot = self.policy.load();
         let started = std::time::Instant::now();
-        let verdict = snapshot.evaluate(&envelope, &message, Utc::now());
+        let mut verdict = snapshot.evaluate(&envelope, &message, Utc::now());
         crate::metrics::policy_time(started.elapsed());
+        // A changed inbound message gets an ARC set, so the next hop can
+        // trust what we verified before we changed it.
+        if let (Some(v), Some(changed)) = (verifier, verdict.message.as_ref())
+            && let Some(mut sealed) = v.arc_seal(&self.signer, &envelope, &message, changed).await
+        {
+            sealed.extend_from_slice(changed);
+            verdict.message = Some(sealed);
+        }
         let rules: Vec<&str> = verdict.rules.iter().map(|r| r.id.as_str()).collect();
         info!(
             decision = verdict.decision.as_str(),

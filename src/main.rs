@@ -140,10 +140,17 @@ enum UserAction {
     /// person's address in the directory (so the gateway knows who is the
     /// Proper Officer). The password is read from a prompt, or from
     /// standard input when it is not a terminal.
+    ///
+    /// `--role` gives a login to the review pages; `--smtp` an SMTP
+    /// submission password (AUTH), for a person in the directory or a
+    /// council mailbox. Both together set the same password for both.
     Add {
         name: String,
-        #[arg(long, value_parser = ["clerk", "admin"])]
-        role: String,
+        #[arg(long, value_parser = ["clerk", "admin"], required_unless_present = "smtp")]
+        role: Option<String>,
+        /// Give NAME an SMTP submission password.
+        #[arg(long)]
+        smtp: bool,
     },
 }
 
@@ -170,6 +177,10 @@ struct CheckArgs {
     /// Write the rewritten message here.
     #[arg(long, value_name = "PATH")]
     emit: Option<PathBuf>,
+    /// As if the message came from outside and its From could not be
+    /// verified (no DMARC pass, no login, not a trusted network).
+    #[arg(long)]
+    unverified: bool,
     /// The message file, or - for standard input.
     file: String,
 }
@@ -197,6 +208,8 @@ fn init_logging(settings: &Settings) {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    // One TLS crypto provider for every rustls user (listeners, relay, DNS).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     if !matches!(cli.command, Command::Serve) {
         // A command's output piped into `head` ends quietly, as Unix tools
         // do, rather than with a panic on the broken pipe.
@@ -406,7 +419,7 @@ fn rules(config: &std::path::Path, action: RulesAction) -> Result<()> {
             if dir.is_dir() {
                 for f in councilgate::fixtures::load_dir(&dir)? {
                     let raw = councilgate::message::crlf(&std::fs::read(&f.eml)?);
-                    let env = councilgate::check::envelope(&f.expect.mail_from, &f.expect.rcpt);
+                    let env = f.envelope();
                     compared += 1;
                     changes.extend(councilgate::tuning::compare(
                         &format!("fixture {}", f.name),
@@ -586,8 +599,18 @@ async fn held(config: &std::path::Path, action: HeldAction) -> Result<()> {
 }
 
 async fn user(config: &std::path::Path, action: UserAction) -> Result<()> {
-    let UserAction::Add { name, role } = action;
+    let UserAction::Add { name, role, smtp } = action;
     let (_, store) = open_store(config).await?;
+    if smtp {
+        let snapshot = councilgate::policy::Snapshot::load(config)?;
+        let dir = &snapshot.directory;
+        let domain = councilgate::policy::directory::domain_of(&name);
+        if dir.person_id(&name).is_none() && !dir.is_council_domain(domain) {
+            anyhow::bail!(
+                "{name} is neither a person in the directory nor an address at a council domain: SMTP logins are for the council's own people and mailboxes"
+            );
+        }
+    }
     let password = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         let p = rpassword::prompt_password(format!("Password for {name}: "))?;
         let again = rpassword::prompt_password("Again: ")?;
@@ -604,8 +627,16 @@ async fn user(config: &std::path::Path, action: UserAction) -> Result<()> {
     };
     councilgate::auth::check_password_strength(&password).map_err(anyhow::Error::msg)?;
     let hash = councilgate::auth::hash_password(&password).map_err(anyhow::Error::msg)?;
-    store.add_user(&name, &role, &hash).await?;
-    println!("User {name} saved with role {role}.");
+    if let Some(role) = &role {
+        store.add_user(&name, role, &hash).await?;
+        println!("User {name} saved with role {role}.");
+    }
+    if smtp {
+        store.set_smtp_password(&name, &hash).await?;
+        println!(
+            "SMTP login {name} saved: it may send through submission after STARTTLS and AUTH."
+        );
+    }
     Ok(())
 }
 
@@ -649,7 +680,10 @@ fn check(config: &std::path::Path, args: CheckArgs) -> Result<()> {
     }
     // Messages on disk often have bare LF line endings; SMTP would give CRLF.
     let message = councilgate::message::crlf(&message);
-    let envelope = councilgate::check::envelope(&args.mail_from, &args.rcpt);
+    let mut envelope = councilgate::check::envelope(&args.mail_from, &args.rcpt);
+    if args.unverified {
+        envelope = councilgate::check::unverified(envelope);
+    }
     let verdict = snapshot.evaluate(&envelope, &message, now);
     if let Some(path) = &args.emit {
         let bytes = verdict.message.as_deref().unwrap_or(&message);

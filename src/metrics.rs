@@ -65,9 +65,21 @@ pub fn session_opened(listener: &'static str) {
 }
 
 /// A connection refused with 421 before its session began: `limit` is
-/// `total` (`smtp.max_sessions`) or `per_address` (`smtp.max_sessions_per_ip`).
+/// `total` (`smtp.max_sessions`), `per_address` (`smtp.max_sessions_per_ip`)
+/// or `rate` (`smtp.max_connection_rate_per_ip`).
 pub fn session_refused(limit: &'static str) {
     counter!("councilgate_smtp_sessions_refused_total", "limit" => limit).increment(1);
+}
+
+/// An SMTP login refused: `invalid` (wrong name or password) or
+/// `throttled` (too many failures from the address or for the user).
+pub fn login_refused(why: &'static str) {
+    counter!("councilgate_smtp_logins_refused_total", "reason" => why).increment(1);
+}
+
+/// Inbound sender authentication: the DMARC result.
+pub fn sender_auth(dmarc: &'static str) {
+    counter!("councilgate_sender_auth_total", "dmarc" => dmarc).increment(1);
 }
 
 pub fn session_closed() {

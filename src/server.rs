@@ -40,6 +40,10 @@ pub enum StartError {
     Listen(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    SenderAuth(#[from] crate::sender_auth::SenderAuthError),
 }
 
 /// A gateway ready to run: everything loaded, nothing listening yet.
@@ -82,6 +86,27 @@ impl App {
         } else {
             settings.server.postmaster.trim().to_string()
         };
+        let cert_paths = crate::tls::CertPaths::resolve(
+            &settings.tls.cert,
+            &settings.tls.key,
+            &data_dir,
+            &hostname,
+        )?;
+        let cert = Arc::new(crate::tls::ReloadingCert::load(cert_paths)?);
+        let tls = Some(crate::tls::acceptor(cert)?);
+        let sender_auth = if settings.sender_auth.verify {
+            Some(crate::sender_auth::Verifier::new(
+                &settings.sender_auth,
+                &hostname,
+                config_dir,
+            )?)
+        } else {
+            None
+        };
+        let signer = Arc::new(crate::sender_auth::Signer::load(
+            &settings.dkim,
+            config_dir,
+        )?);
         let settings = Arc::new(settings);
         crate::metrics::install();
         let now = chrono::Utc::now().timestamp();
@@ -102,6 +127,7 @@ impl App {
             hostname: hostname.clone(),
             postmaster: postmaster.clone(),
             data_dir: data_dir.clone(),
+            signer: signer.clone(),
         };
         let gateway = Arc::new(Gateway {
             settings,
@@ -114,6 +140,10 @@ impl App {
             config_dir: config_dir.to_path_buf(),
             ready: std::sync::atomic::AtomicBool::new(false),
             reload_status: std::sync::Mutex::new(reload_status),
+            tls,
+            login_throttle: crate::auth::Throttle::default(),
+            sender_auth,
+            signer,
         });
         Ok(App {
             gateway,
@@ -126,9 +156,10 @@ impl App {
     pub async fn bind(&self) -> Result<Listeners, StartError> {
         let smtp = &self.gateway.settings.smtp;
         let mut listeners = Listeners::default();
-        for (kind, cfg) in [
-            (ListenerKind::Inbound, &smtp.inbound),
-            (ListenerKind::Submission, &smtp.submission),
+        for (name, cfg, slot) in [
+            ("inbound", &smtp.inbound, &mut listeners.inbound),
+            ("submission", &smtp.submission, &mut listeners.submission),
+            ("submissions", &smtp.submissions, &mut listeners.submissions),
         ] {
             let Some(addr) = cfg.address().map_err(StartError::Listen)? else {
                 continue;
@@ -136,14 +167,11 @@ impl App {
             let l = TcpListener::bind(addr)
                 .await
                 .map_err(|source| StartError::Bind {
-                    listener: kind.as_str(),
+                    listener: name,
                     addr,
                     source,
                 })?;
-            match kind {
-                ListenerKind::Inbound => listeners.inbound = Some(l),
-                ListenerKind::Submission => listeners.submission = Some(l),
-            }
+            *slot = Some(l);
         }
         let ops = &self.gateway.settings.metrics;
         if !ops.listen.trim().is_empty() {
@@ -189,24 +217,34 @@ impl App {
         let limits = crate::smtp::SessionLimits {
             total: Arc::new(Semaphore::new(settings.smtp.max_sessions)),
             per_address: crate::smtp::PerAddress::new(settings.smtp.max_sessions_per_ip),
+            rate: crate::smtp::ConnectionRate::new(settings.smtp.max_connection_rate_per_ip),
         };
         let mut accept_loops = Vec::new();
-        for (kind, listener, trusted) in [
+        for (kind, implicit_tls, listener, trusted) in [
             (
                 ListenerKind::Inbound,
+                false,
                 listeners.inbound,
                 settings.smtp.inbound.trusted_networks.clone(),
             ),
             (
                 ListenerKind::Submission,
+                false,
                 listeners.submission,
                 settings.smtp.submission.trusted_networks.clone(),
+            ),
+            (
+                ListenerKind::Submission,
+                true,
+                listeners.submissions,
+                settings.smtp.submissions.trusted_networks.clone(),
             ),
         ] {
             if let Some(l) = listener {
                 accept_loops.push(tokio::spawn(crate::smtp::serve(
                     l,
                     kind,
+                    implicit_tls,
                     trusted,
                     self.gateway.clone(),
                     limits.clone(),
@@ -270,6 +308,8 @@ impl App {
 pub struct Listeners {
     pub inbound: Option<TcpListener>,
     pub submission: Option<TcpListener>,
+    /// Submission over implicit TLS (port 465).
+    pub submissions: Option<TcpListener>,
     /// The review pages.
     pub web: Option<TcpListener>,
     /// Metrics and health.
@@ -282,6 +322,9 @@ impl Listeners {
     }
     pub fn submission_addr(&self) -> Option<SocketAddr> {
         self.submission.as_ref().and_then(|l| l.local_addr().ok())
+    }
+    pub fn submissions_addr(&self) -> Option<SocketAddr> {
+        self.submissions.as_ref().and_then(|l| l.local_addr().ok())
     }
     pub fn ops_addr(&self) -> Option<SocketAddr> {
         self.ops.as_ref().and_then(|l| l.local_addr().ok())

@@ -32,7 +32,100 @@ pub struct Settings {
     pub web: WebSettings,
     pub metrics: MetricsSettings,
     #[serde(default)]
+    pub tls: TlsSettings,
+    #[serde(default)]
+    pub sender_auth: SenderAuthSettings,
+    #[serde(default)]
+    pub dkim: DkimSettings,
+    #[serde(default)]
     pub routes: Vec<Route>,
+}
+
+/// The certificate the SMTP listeners offer (STARTTLS and implicit TLS).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM certificate chain. Empty: a self-signed certificate for the host
+    /// name, made on first start and kept in `<data_dir>/tls/`. Reloaded
+    /// when the file changes (renewals).
+    #[serde(default)]
+    pub cert: String,
+    /// PEM private key of `cert`.
+    #[serde(default)]
+    pub key: String,
+}
+
+/// Checking who really sent inbound mail: SPF, DKIM, DMARC (and ARC).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SenderAuthSettings {
+    /// Verify SPF, DKIM and DMARC on the inbound listener and add
+    /// `Authentication-Results`. Off, every claim to be a directory person
+    /// from outside stays unverified.
+    #[serde(default = "yes")]
+    pub verify: bool,
+    /// A file of DNS answers used instead of the resolver (tests, or a
+    /// gateway with no DNS); names not in it do not exist.
+    #[serde(default)]
+    pub dns_zone: String,
+    /// The longest the checks of one message may take; past it the
+    /// message is accepted unverified (`temperror`).
+    #[serde(default = "default_dns_timeout")]
+    pub dns_timeout_secs: u64,
+}
+
+impl Default for SenderAuthSettings {
+    fn default() -> Self {
+        SenderAuthSettings {
+            verify: true,
+            dns_zone: String::new(),
+            dns_timeout_secs: default_dns_timeout(),
+        }
+    }
+}
+
+fn default_dns_timeout() -> u64 {
+    10
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// DKIM signing of mail from the council's domains, and ARC sealing of
+/// inbound mail the gateway changed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimSettings {
+    /// One signing key per domain.
+    #[serde(default)]
+    pub keys: Vec<DkimKey>,
+    /// The domain whose key seals ARC sets; empty: the first key's.
+    #[serde(default)]
+    pub arc_domain: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimKey {
+    /// Mail whose From is at this domain is signed with this key.
+    pub domain: String,
+    /// The selector: the key's public half is published at
+    /// `SELECTOR._domainkey.DOMAIN`.
+    pub selector: String,
+    /// PEM RSA private key (PKCS#1 or PKCS#8).
+    pub key: String,
+}
+
+/// Someone who may send as addresses that are not their own, e.g. the
+/// clerk as the council's shared address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delegate {
+    /// The SMTP login (an address).
+    pub user: String,
+    /// Addresses (or `@domain` for a whole domain) they may send as.
+    pub send_as: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -142,9 +235,23 @@ pub struct SmtpSettings {
     pub max_sessions_per_ip: usize,
     /// Failed commands in one session before it is closed (421).
     pub max_errors: usize,
+    /// New connections per minute from one client address (421 beyond);
+    /// trusted networks are exempt.
+    #[serde(default = "default_connection_rate")]
+    pub max_connection_rate_per_ip: usize,
+    /// Implicit-TLS submission (port 465); empty disables it.
+    #[serde(default)]
+    pub submissions: ListenerSettings,
+    /// Offer AUTH without TLS to clients on the loopback interface.
+    /// Development only: a password sent in clear can be read on the wire.
+    #[serde(default)]
+    pub allow_plain_auth_on_loopback: bool,
+    /// Logins that may send as other addresses.
+    #[serde(default)]
+    pub delegates: Vec<Delegate>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerSettings {
     /// Address to listen on; empty disables the listener.
@@ -264,7 +371,8 @@ impl Settings {
                     .try_parsing(true)
                     .list_separator(",")
                     .with_list_parse_key("smtp.inbound.trusted_networks")
-                    .with_list_parse_key("smtp.submission.trusted_networks"),
+                    .with_list_parse_key("smtp.submission.trusted_networks")
+                    .with_list_parse_key("smtp.submissions.trusted_networks"),
             )
             .build()
             .map_err(|e| invalid(e.to_string()))?;
@@ -284,6 +392,27 @@ impl Settings {
             .submission
             .address()
             .map_err(|e| format!("smtp.submission.{e}"))?;
+        self.smtp
+            .submissions
+            .address()
+            .map_err(|e| format!("smtp.submissions.{e}"))?;
+        if self.tls.cert.trim().is_empty() != self.tls.key.trim().is_empty() {
+            return Err("tls: expected both cert and key, or neither".into());
+        }
+        for (i, k) in self.dkim.keys.iter().enumerate() {
+            for (name, v) in [
+                ("domain", &k.domain),
+                ("selector", &k.selector),
+                ("key", &k.key),
+            ] {
+                if v.trim().is_empty() {
+                    return Err(format!("dkim.keys[{i}].{name}: expected a value"));
+                }
+            }
+        }
+        if self.sender_auth.dns_timeout_secs == 0 {
+            return Err("sender_auth.dns_timeout_secs: expected a number greater than 0".into());
+        }
         let positive = [
             ("smtp.max_message_size", self.smtp.max_message_size as u64),
             ("smtp.max_header_size", self.smtp.max_header_size as u64),
@@ -384,6 +513,12 @@ fn explain_config_error(e: config::ConfigError) -> String {
 /// Exchange Online's header size limit.
 fn default_max_header_size() -> usize {
     256 * 1024
+}
+
+/// Two a second, sustained for a minute: more than any real MTA needs
+/// from one address, far less than a flood.
+fn default_connection_rate() -> usize {
+    120
 }
 
 /// Postfix's `smtpd_client_connection_count_limit` default.

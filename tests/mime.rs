@@ -15,6 +15,7 @@ fn footer() -> Changes {
             "cllr.llewellyn@example-tc.gov.uk".into(),
         )],
         footer: vec!["CC councillor Siân Llewellyn".into()],
+        banner: Vec::new(),
     }
 }
 

@@ -25,11 +25,22 @@ pub struct Changes {
     pub cc: Vec<(String, String)>,
     /// Footer lines for every text part.
     pub footer: Vec<String>,
+    /// Warning lines at the top of every text part (e.g. an unverified
+    /// sender).
+    pub banner: Vec<String>,
 }
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
-        self.headers.is_empty() && self.cc.is_empty() && self.footer.is_empty()
+        self.headers.is_empty()
+            && self.cc.is_empty()
+            && self.footer.is_empty()
+            && self.banner.is_empty()
+    }
+
+    /// Every notice line, banner first.
+    pub fn notices(&self) -> Vec<String> {
+        self.banner.iter().chain(&self.footer).cloned().collect()
     }
 }
 
@@ -86,42 +97,89 @@ fn html_footer(lines: &[String]) -> String {
     )
 }
 
+fn html_banner(lines: &[String]) -> String {
+    format!(
+        "<div class=\"council-protocol-banner\" style=\"margin-bottom:1em;padding:.5em;border:2px solid #b00;background:#fee;font-weight:bold\">{}</div>",
+        lines
+            .iter()
+            .map(|l| html_escape_ascii(&one_line(l)))
+            .collect::<Vec<_>>()
+            .join("<br>")
+    )
+}
+
+/// The banner and footer of one text part, as bytes in its charset.
+struct Notice<'a> {
+    banner: &'a [u8],
+    footer: &'a [u8],
+}
+
+fn find_ci_first(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+}
+
 fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len())
         .rposition(|w| w.eq_ignore_ascii_case(needle))
 }
 
-/// Adds the footer to decoded part content (bytes in the part's charset).
-fn extend_content(content: &[u8], html: bool, footer_plain: &[u8], footer_html: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(content.len() + footer_plain.len() + 8);
+/// Adds the banner and footer to decoded part content (bytes in the
+/// part's charset).
+fn extend_content(content: &[u8], html: bool, plain: &Notice<'_>, markup: &Notice<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len() + plain.banner.len() + plain.footer.len() + 16);
     if html {
-        match find_ci(content, b"</body") {
+        // The banner right after <body ...>, or first.
+        let body_open = find_ci_first(content, b"<body").and_then(|at| {
+            content[at..]
+                .iter()
+                .position(|&b| b == b'>')
+                .map(|gt| at + gt + 1)
+        });
+        let (head, rest) = content.split_at(body_open.unwrap_or(0));
+        out.extend_from_slice(head);
+        if !markup.banner.is_empty() {
+            out.extend_from_slice(markup.banner);
+            out.extend_from_slice(b"\r\n");
+        }
+        if markup.footer.is_empty() {
+            out.extend_from_slice(rest);
+            return out;
+        }
+        match find_ci(rest, b"</body") {
             Some(pos) => {
-                out.extend_from_slice(&content[..pos]);
-                out.extend_from_slice(footer_html);
+                out.extend_from_slice(&rest[..pos]);
+                out.extend_from_slice(markup.footer);
                 out.extend_from_slice(b"\r\n");
-                out.extend_from_slice(&content[pos..]);
+                out.extend_from_slice(&rest[pos..]);
             }
             None => {
-                out.extend_from_slice(content);
-                if !content.ends_with(b"\n") && !content.is_empty() {
+                out.extend_from_slice(rest);
+                if !rest.ends_with(b"\n") && !rest.is_empty() {
                     out.extend_from_slice(b"\r\n");
                 }
-                out.extend_from_slice(footer_html);
-                if content.ends_with(b"\n") {
+                out.extend_from_slice(markup.footer);
+                if rest.ends_with(b"\n") {
                     out.extend_from_slice(b"\r\n");
                 }
             }
         }
         return out;
     }
+    if !plain.banner.is_empty() {
+        out.extend_from_slice(plain.banner);
+        out.extend_from_slice(b"\r\n\r\n");
+    }
     out.extend_from_slice(content);
+    if plain.footer.is_empty() {
+        return out;
+    }
     let ends = content.ends_with(b"\n");
     if !ends && !content.is_empty() {
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(footer_plain);
+    out.extend_from_slice(plain.footer);
     if ends {
         out.extend_from_slice(b"\r\n");
     }
@@ -261,7 +319,12 @@ fn content_type_utf8(part: &mail_parser::MessagePart<'_>, html: bool) -> String 
     line
 }
 
-fn leaf_edit(raw: &[u8], part: &mail_parser::MessagePart<'_>, footer: &[String]) -> Vec<Edit> {
+fn leaf_edit(
+    raw: &[u8],
+    part: &mail_parser::MessagePart<'_>,
+    banner: &[String],
+    footer: &[String],
+) -> Vec<Edit> {
     let (ob, oe) = (part.offset_body as usize, part.offset_end as usize);
     if ob > oe || oe > raw.len() {
         return Vec::new();
@@ -302,15 +365,32 @@ fn leaf_edit(raw: &[u8], part: &mail_parser::MessagePart<'_>, footer: &[String])
         _ => body.to_vec(),
     };
     let footer_text = plain_footer(footer);
-    let (encoded_footer, _, unmappable) = encoding.encode(&footer_text);
-    let html_bytes = html_footer(footer).into_bytes();
-    // The footer does not fit the part's charset: carry the part in UTF-8.
-    // UTF-16 cannot take appended UTF-8 bytes (encoding_rs encodes it as
+    let banner_text = plain_footer(banner);
+    let (encoded_footer, _, unmappable_footer) = encoding.encode(&footer_text);
+    let (encoded_banner, _, unmappable_banner) = encoding.encode(&banner_text);
+    let unmappable = unmappable_footer || unmappable_banner;
+    let html_footer_bytes = if footer.is_empty() {
+        Vec::new()
+    } else {
+        html_footer(footer).into_bytes()
+    };
+    let html_banner_bytes = if banner.is_empty() {
+        Vec::new()
+    } else {
+        html_banner(banner).into_bytes()
+    };
+    let markup = Notice {
+        banner: &html_banner_bytes,
+        footer: &html_footer_bytes,
+    };
+    // The notice does not fit the part's charset: carry the part in UTF-8.
+    // UTF-16 cannot take added UTF-8 bytes (encoding_rs encodes it as
     // UTF-8): such a part is always carried over to UTF-8.
     let wide = encoding.output_encoding() != encoding;
-    let to_utf8 = wide || (!html && (unmappable || (ascii_label && !footer_text.is_ascii())));
+    let all_ascii = footer_text.is_ascii() && banner_text.is_ascii();
+    let to_utf8 = wide || (!html && (unmappable || (ascii_label && !all_ascii)));
     let mut edits = Vec::new();
-    let (content, plain_bytes) = if to_utf8 {
+    let (content, plain_footer_bytes, plain_banner_bytes) = if to_utf8 {
         // Undeclared 8-bit text that is valid UTF-8 is read as UTF-8, as
         // mail readers (and mail-parser) do.
         let text = match (ascii_label, std::str::from_utf8(&content)) {
@@ -326,11 +406,20 @@ fn leaf_edit(raw: &[u8], part: &mail_parser::MessagePart<'_>, footer: &[String])
         (
             text.into_owned().into_bytes(),
             footer_text.as_bytes().to_vec(),
+            banner_text.as_bytes().to_vec(),
         )
     } else {
-        (content, encoded_footer.into_owned())
+        (
+            content,
+            encoded_footer.into_owned(),
+            encoded_banner.into_owned(),
+        )
     };
-    let extended = extend_content(&content, html, &plain_bytes, &html_bytes);
+    let plain = Notice {
+        banner: &plain_banner_bytes,
+        footer: &plain_footer_bytes,
+    };
+    let extended = extend_content(&content, html, &plain, &markup);
     let keep_final_crlf = |mut v: Vec<u8>| {
         if body.ends_with(b"\r\n") && !v.ends_with(b"\r\n") {
             v.extend_from_slice(b"\r\n");
@@ -404,8 +493,8 @@ fn notice_part(boundary: &str, footer: &[String]) -> String {
 /// after the original, or — when the original structure is malformed —
 /// before it, leaving the original entity as the last part exactly as it
 /// arrived (closed or not).
-fn wrap(raw: &[u8], msg: &Message<'_>, footer: &[String]) -> Vec<Edit> {
-    let notice_first = malformed(raw, msg);
+fn wrap(raw: &[u8], msg: &Message<'_>, footer: &[String], banner_first: bool) -> Vec<Edit> {
+    let notice_first = banner_first || malformed(raw, msg);
     let root = &msg.parts[0];
     let body_start = (root.offset_body as usize).min(raw.len());
     let boundary = format!("=_councilgate_wrap_{:016x}", rand::random::<u64>());
@@ -520,13 +609,20 @@ pub fn apply_parsed(raw: &[u8], parsed: Option<&Message<'_>>, changes: &Changes)
                 _ => new_headers.push_str(&format!("Cc: {}\r\n", added.join(",\r\n "))),
             }
         }
-        if !changes.footer.is_empty() && !msg.parts.is_empty() {
+        if (!changes.footer.is_empty() || !changes.banner.is_empty()) && !msg.parts.is_empty() {
             let (leaves, protected) = text_leaves(msg);
             if protected || leaves.is_empty() || malformed(raw, msg) {
-                edits.extend(wrap(raw, msg, &changes.footer));
+                // A banner must be seen first: the notice part leads.
+                let notices = changes.notices();
+                edits.extend(wrap(raw, msg, &notices, !changes.banner.is_empty()));
             } else {
                 for id in leaves {
-                    edits.extend(leaf_edit(raw, &msg.parts[id], &changes.footer));
+                    edits.extend(leaf_edit(
+                        raw,
+                        &msg.parts[id],
+                        &changes.banner,
+                        &changes.footer,
+                    ));
                 }
             }
         }
@@ -560,6 +656,7 @@ mod tests {
             headers: vec![("X-Council-Protocol".into(), "silent-copy".into())],
             cc: vec![("Clara Hughes".into(), "clerk@example-tc.gov.uk".into())],
             footer: vec!["CC councillor Siân Llewellyn".into()],
+            banner: Vec::new(),
         }
     }
 

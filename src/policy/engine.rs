@@ -170,6 +170,8 @@ struct Inputs<'a> {
     rcpts: &'a [Rcpt],
     sender_address: &'a str,
     sender: Option<PersonId>,
+    /// Whether the From claim is verified (DMARC, login, trusted network).
+    verified: bool,
     today: chrono::NaiveDate,
 }
 
@@ -177,8 +179,29 @@ fn evaluate_rule<'r>(rule: &'r Rule, inp: &Inputs<'_>) -> Option<Fired<'r>> {
     let dir = &inp.snapshot.directory;
     let def = &rule.def;
     let mut evidence = Vec::new();
+    if let Some(want) = def.sender_verified {
+        if want != inp.verified {
+            return None;
+        }
+        evidence.push(if inp.verified {
+            "sender verified".to_string()
+        } else {
+            "sender not verified: no DMARC pass for the From domain, no login, not a trusted network"
+                .to_string()
+        });
+    }
     if let Some(s) = &def.sender {
-        if !party_matches(dir, inp.sender_address, s) {
+        // An unverified claim earns no exception: a rule that spares some
+        // senders (`not_positions`) still applies to someone who merely
+        // claims to hold that position.
+        let matched = if inp.verified || s.not_positions.is_empty() {
+            party_matches(dir, inp.sender_address, s)
+        } else {
+            let mut strict = s.clone();
+            strict.not_positions.clear();
+            party_matches(dir, inp.sender_address, &strict)
+        };
+        if !matched {
             return None;
         }
         evidence.push(format!("sender: {}", describe(dir, inp.sender_address)));
@@ -224,7 +247,9 @@ fn evaluate_rule<'r>(rule: &'r Rule, inp: &Inputs<'_>) -> Option<Fired<'r>> {
     }
     let mut targets = targets.or(first_present).unwrap_or_default();
     // Exemptions lift the rule for the councillor–officer pairs they name.
+    // Exemptions are trust: an unverified sender gets none.
     if def.exemptible
+        && inp.verified
         && let Some(s) = inp.sender
         && dir.person(s).is_councillor()
     {
@@ -336,6 +361,7 @@ pub fn evaluate(
         rcpts: &rcpts,
         sender_address: &sender_address,
         sender,
+        verified: envelope.sender_verified,
         today,
     };
     let fired: Vec<Fired<'_>> = snapshot
@@ -463,6 +489,13 @@ fn compose(
             }
             Action::Flag => {}
             Action::Annotate => {
+                if let Some(banner) = def.banner.as_deref().filter(|b| !b.trim().is_empty()) {
+                    let claimed = match sender {
+                        Some(p) => dir.person(p).name.clone(),
+                        None => envelope.mail_from.clone(),
+                    };
+                    changes.banner.push(banner.replace("{sender}", &claimed));
+                }
                 let template = def.annotation.clone().unwrap_or_default();
                 if template.contains("{name}") {
                     let mut names: Vec<String> = Vec::new();
@@ -478,7 +511,7 @@ fn compose(
                     for n in names {
                         changes.footer.push(template.replace("{name}", &n));
                     }
-                } else {
+                } else if !template.trim().is_empty() {
                     changes.footer.push(template);
                 }
             }
@@ -579,7 +612,7 @@ fn compose(
             .headers
             .push(("X-Council-Protocol-Monitor".into(), monitored.join(", ")));
     }
-    verdict.annotations = changes.footer.clone();
+    verdict.annotations = changes.notices();
     verdict.recipients = recipients;
     if !changes.is_empty() {
         verdict.message = Some(rewrite::apply_parsed(raw, parsed, &changes));

@@ -180,6 +180,14 @@ pub struct RuleDef {
     /// Footer text for `annotate`; `{name}` repeats the line per target.
     #[serde(default)]
     pub annotation: Option<String>,
+    /// Banner text for `annotate`, at the top of every text part;
+    /// `{sender}` is the name of the directory person the From claims.
+    #[serde(default)]
+    pub banner: Option<String>,
+    /// `false`: only when the sender could not be verified (no DMARC pass,
+    /// no login, not a trusted network); `true`: only when it was.
+    #[serde(default)]
+    pub sender_verified: Option<bool>,
     /// One-line reason for `reject`.
     #[serde(default)]
     pub reason: Option<String>,
@@ -303,13 +311,12 @@ pub fn compile(text: &str, file: &str, lex: &Lexicon) -> Result<Vec<Rule>, Rules
                 )));
             }
             Action::Annotate
-                if def
-                    .annotation
-                    .as_deref()
-                    .is_none_or(|t| t.trim().is_empty()) =>
+                if [&def.annotation, &def.banner]
+                    .iter()
+                    .all(|t| t.as_deref().is_none_or(|t| t.trim().is_empty())) =>
             {
                 return Err(at(
-                    "action annotate needs `annotation` (the footer text)".into()
+                    "action annotate needs `annotation` (the footer text) or `banner` (the text at the top)".into()
                 ));
             }
             _ => {}
@@ -374,7 +381,7 @@ mod tests {
     fn shipped_rules_compile() {
         let lex = Lexicon::builtin();
         let rules = compile(DEFAULT_RULES, "rules.toml", &lex).expect("compile");
-        assert_eq!(rules.len(), 13);
+        assert_eq!(rules.len(), 14);
     }
 
     #[test]

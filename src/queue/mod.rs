@@ -45,6 +45,8 @@ pub struct QueueConfig {
     pub hostname: String,
     pub postmaster: String,
     pub data_dir: PathBuf,
+    /// DKIM keys: mail from the council's domains is signed as it leaves.
+    pub signer: Arc<crate::sender_auth::Signer>,
 }
 
 fn header_value(message: &[u8], name: &str) -> Option<String> {
@@ -257,6 +259,15 @@ async fn attempt(queue: &Queue, cfg: &QueueConfig, id: &str) -> Option<i64> {
             warn!(error = %e, "cannot read spooled message; retrying later");
             return Some(Utc::now().timestamp() + cfg.settings.queue.retry_initial_secs as i64);
         }
+    };
+    // Signed as it leaves, after every rewrite, so the council's own DMARC
+    // holds for annotated mail.
+    let message = match cfg.signer.sign(&message) {
+        Some(mut signed) => {
+            signed.extend_from_slice(&message);
+            signed
+        }
+        None => message,
     };
     let settings = &cfg.settings;
     // Group pending recipients by next hop (None: the outbox).

@@ -23,6 +23,18 @@ pub fn header_exceeds(message: &[u8], limit: usize) -> bool {
     }
 }
 
+/// Bytes of the header section including the empty line that ends it
+/// (the whole message when there is no body).
+pub fn header_section_len(message: &[u8]) -> usize {
+    if message.starts_with(b"\r\n") {
+        return 2;
+    }
+    match message.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(at) => at + 4,
+        None => message.len(),
+    }
+}
+
 /// Decoder state between calls; feed it whatever the socket produced.
 #[derive(Debug)]
 pub struct DataDecoder {

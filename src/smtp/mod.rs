@@ -2,7 +2,9 @@
 
 pub mod data;
 pub mod reply;
+pub mod sasl;
 pub mod session;
+pub mod stream;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -77,13 +79,48 @@ impl Drop for AddressSlot {
     }
 }
 
-/// What bounds the sessions of both listeners together.
+/// New connections per client address in the current minute.
+#[derive(Debug)]
+pub struct ConnectionRate {
+    max: usize,
+    window: Mutex<(std::time::Instant, HashMap<IpAddr, usize>)>,
+}
+
+impl ConnectionRate {
+    pub fn new(max: usize) -> Arc<ConnectionRate> {
+        Arc::new(ConnectionRate {
+            max,
+            window: Mutex::new((std::time::Instant::now(), HashMap::new())),
+        })
+    }
+
+    /// Counts a connection from `ip`; false when it is over the limit for
+    /// this minute.
+    pub fn admit(&self, ip: IpAddr) -> bool {
+        self.admit_at(ip, std::time::Instant::now())
+    }
+
+    fn admit_at(&self, ip: IpAddr, now: std::time::Instant) -> bool {
+        let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        if now.duration_since(w.0) >= std::time::Duration::from_secs(60) {
+            *w = (now, HashMap::new());
+        }
+        let n = w.1.entry(ip).or_insert(0);
+        *n += 1;
+        *n <= self.max
+    }
+}
+
+/// What bounds the sessions of all listeners together.
 #[derive(Debug, Clone)]
 pub struct SessionLimits {
     /// At most this many sessions at once (`smtp.max_sessions`).
     pub total: Arc<Semaphore>,
     /// At most `smtp.max_sessions_per_ip` from one untrusted address.
     pub per_address: Arc<PerAddress>,
+    /// At most `smtp.max_connection_rate_per_ip` new connections a minute
+    /// from one untrusted address.
+    pub rate: Arc<ConnectionRate>,
 }
 
 /// Tells a refused client why, in the task tracker so shutdown waits for it.
@@ -95,11 +132,15 @@ fn refuse(tracker: &TaskTracker, mut stream: tokio::net::TcpStream, reply: &'sta
 }
 
 /// Accepts connections until `shutdown`, one task per session. Beyond
-/// `limits` (all sessions together; sessions from one address outside the
-/// listener's trusted networks) a client is told 421 and disconnected.
+/// `limits` (all sessions together; sessions and new connections a minute
+/// from one address outside the listener's trusted networks) a client is
+/// told 421 and disconnected. With `implicit_tls` the TLS handshake comes
+/// first (port 465).
+#[allow(clippy::too_many_arguments)]
 pub async fn serve(
     listener: TcpListener,
     kind: ListenerKind,
+    implicit_tls: bool,
     trusted_networks: Vec<IpNet>,
     gateway: Arc<Gateway>,
     limits: SessionLimits,
@@ -126,6 +167,16 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let ip = peer.ip().to_canonical();
         let trusted = trusted_networks.iter().any(|n| n.contains(&ip));
+        if !trusted && !limits.rate.admit(ip) {
+            warn!(%peer, listener = kind.as_str(), "connection rate from this address exceeded; refusing");
+            crate::metrics::session_refused("rate");
+            refuse(
+                &tracker,
+                stream,
+                b"421 4.7.0 Too many connections from your address this minute, try again later\r\n",
+            );
+            continue;
+        }
         let slot = if trusted {
             None
         } else {
@@ -157,11 +208,29 @@ pub async fn serve(
             listener: kind,
             trusted,
         };
-        let session = Session::new(stream, gateway.clone(), config, ip, shutdown.clone());
         let label = kind.as_str();
+        let (gateway, shutdown) = (gateway.clone(), shutdown.clone());
         tracker.spawn(async move {
             crate::metrics::session_opened(label);
-            session.run().await;
+            if implicit_tls {
+                if let Some(acceptor) = gateway.tls.clone() {
+                    let timeout =
+                        std::time::Duration::from_secs(gateway.settings.smtp.command_timeout_secs);
+                    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            Session::new_tls(tls, gateway, config, ip, shutdown)
+                                .run()
+                                .await
+                        }
+                        Ok(Err(e)) => info!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => info!(%peer, "TLS handshake timed out"),
+                    }
+                }
+            } else {
+                Session::new(stream, gateway, config, ip, shutdown)
+                    .run()
+                    .await;
+            }
             crate::metrics::session_closed();
             drop(permit);
             drop(slot);
@@ -172,6 +241,20 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_rate_is_per_address_and_per_minute() {
+        let rate = ConnectionRate::new(2);
+        let a: IpAddr = "192.0.2.1".parse().expect("ip");
+        let b: IpAddr = "192.0.2.2".parse().expect("ip");
+        let t0 = std::time::Instant::now();
+        assert!(rate.admit_at(a, t0));
+        assert!(rate.admit_at(a, t0));
+        assert!(!rate.admit_at(a, t0), "a third in the same minute");
+        assert!(rate.admit_at(b, t0), "another address is not affected");
+        let later = t0 + std::time::Duration::from_secs(61);
+        assert!(rate.admit_at(a, later), "a new minute starts afresh");
+    }
 
     #[test]
     fn per_address_slots_are_counted_and_freed() {

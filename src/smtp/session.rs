@@ -16,6 +16,8 @@ use tracing::{Instrument, debug, info, info_span};
 
 use super::data::{DataDecoder, Progress, header_exceeds};
 use super::reply::Reply;
+use super::sasl;
+use super::stream::SmtpStream;
 use crate::envelope::{Envelope, ListenerKind};
 use crate::gateway::Gateway;
 use crate::policy::directory::domain_of;
@@ -32,6 +34,8 @@ pub enum SessionError {
     Shutdown,
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    #[error("TLS handshake: {0}")]
+    Tls(String),
 }
 
 /// Per-listener facts a session needs.
@@ -47,7 +51,7 @@ struct Transaction {
 }
 
 pub struct Session<S> {
-    stream: S,
+    stream: SmtpStream<S>,
     gateway: Arc<Gateway>,
     config: SessionConfig,
     peer: IpAddr,
@@ -58,6 +62,8 @@ pub struct Session<S> {
     esmtp: bool,
     tx: Option<Transaction>,
     errors: usize,
+    /// The login that authenticated (SMTP AUTH), lower case.
+    authenticated: Option<String>,
 }
 
 enum Next {
@@ -68,6 +74,34 @@ enum Next {
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     pub fn new(
         stream: S,
+        gateway: Arc<Gateway>,
+        config: SessionConfig,
+        peer: IpAddr,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self::with_stream(SmtpStream::Plain(stream), gateway, config, peer, shutdown)
+    }
+
+    /// A session on a connection that is already TLS (implicit TLS,
+    /// port 465).
+    pub fn new_tls(
+        stream: tokio_rustls::server::TlsStream<S>,
+        gateway: Arc<Gateway>,
+        config: SessionConfig,
+        peer: IpAddr,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self::with_stream(
+            SmtpStream::Tls(Box::new(stream)),
+            gateway,
+            config,
+            peer,
+            shutdown,
+        )
+    }
+
+    fn with_stream(
+        stream: SmtpStream<S>,
         gateway: Arc<Gateway>,
         config: SessionConfig,
         peer: IpAddr,
@@ -85,7 +119,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             esmtp: false,
             tx: None,
             errors: 0,
+            authenticated: None,
         }
+    }
+
+    /// AUTH is offered on submission, over TLS (or, when the development
+    /// switch allows it, in clear from loopback), until someone logs in.
+    fn auth_offered(&self) -> bool {
+        self.config.listener == ListenerKind::Submission
+            && self.authenticated.is_none()
+            && (self.stream.is_tls()
+                || (self.peer.is_loopback()
+                    && self.gateway.settings.smtp.allow_plain_auth_on_loopback))
+    }
+
+    fn starttls_offered(&self) -> bool {
+        self.gateway.tls.is_some() && !self.stream.is_tls()
     }
 
     /// Runs the session to its end; errors are logged, never propagated.
@@ -260,6 +309,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 self.tx = None;
                 let mut text = format!("{} Hello {}\n", self.gateway.hostname, self.peer);
                 text.push_str("PIPELINING\n8BITMIME\nSMTPUTF8\nENHANCEDSTATUSCODES\n");
+                if self.starttls_offered() {
+                    text.push_str("STARTTLS\n");
+                }
+                if self.auth_offered() {
+                    text.push_str("AUTH PLAIN LOGIN\n");
+                }
                 text.push_str(&format!("SIZE {}", settings.smtp.max_message_size));
                 // EHLO's reply carries no enhanced code on its lines by
                 // convention; write it by hand.
@@ -305,12 +360,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 "2.0.0",
                 "councilgate: commands EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\nSee the council's mail policy for what this gateway enforces",
             ),
-            Request::StartTls => {
-                Reply::new(502, "5.5.1", "STARTTLS is not available on this listener")
-            }
-            Request::Auth { .. } => {
-                Reply::new(502, "5.5.1", "AUTH is not available on this listener")
-            }
+            Request::StartTls => return self.starttls().await.map(Err),
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => match self.auth(mechanism, initial_response).await? {
+                Some(reply) => reply,
+                None => return Ok(Err(Next::Quit)),
+            },
             Request::Bdat { .. } => Reply::new(502, "5.5.1", "CHUNKING is not supported; use DATA"),
             Request::Etrn { .. } | Request::Atrn { .. } | Request::Burl { .. } => {
                 Reply::new(502, "5.5.1", "Command not implemented")
@@ -319,9 +376,179 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         Ok(Ok(reply))
     }
 
+    /// STARTTLS (RFC 3207): the 220, then a TLS handshake over the same
+    /// connection, and the session starts afresh.
+    async fn starttls(&mut self) -> Result<Next, SessionError> {
+        if self.stream.is_tls() {
+            return self
+                .answer(Reply::new(503, "5.5.1", "TLS is already active"))
+                .await;
+        }
+        let Some(acceptor) = self.gateway.tls.clone() else {
+            return self
+                .answer(Reply::new(502, "5.5.1", "STARTTLS is not available"))
+                .await;
+        };
+        self.send(Reply::new(220, "2.0.0", "Ready to start TLS"));
+        self.flush().await?;
+        // Commands pipelined in clear after STARTTLS are dropped, never
+        // run inside the TLS session (RFC 3207 §4.2; CVE-2011-0411).
+        if !self.inbuf.is_empty() {
+            info!(
+                bytes = self.inbuf.len(),
+                "plaintext pipelined after STARTTLS discarded"
+            );
+            self.inbuf.clear();
+        }
+        let SmtpStream::Plain(plain) = std::mem::replace(&mut self.stream, SmtpStream::Gone) else {
+            return Err(SessionError::Tls("no plain stream to upgrade".into()));
+        };
+        let timeout = Duration::from_secs(self.gateway.settings.smtp.command_timeout_secs);
+        let tls = match tokio::time::timeout(timeout, acceptor.accept(plain)).await {
+            Err(_) => return Err(SessionError::Timeout),
+            Ok(Err(e)) => return Err(SessionError::Tls(e.to_string())),
+            Ok(Ok(tls)) => tls,
+        };
+        self.stream = SmtpStream::Tls(Box::new(tls));
+        // Nothing learnt before TLS carries over: the client greets again.
+        self.helo = None;
+        self.esmtp = false;
+        self.tx = None;
+        debug!("TLS started");
+        Ok(Next::Continue)
+    }
+
+    /// Sends a `334` challenge and reads the client's response line;
+    /// `None` when the line was too long.
+    async fn challenge(&mut self, prompt: &str) -> Result<Option<String>, SessionError> {
+        self.out
+            .extend_from_slice(format!("334 {prompt}\r\n").as_bytes());
+        Ok(self
+            .read_line()
+            .await?
+            .map(|l| String::from_utf8_lossy(&l).trim_end().to_string()))
+    }
+
+    /// AUTH PLAIN or LOGIN (RFC 4954) against the SMTP logins in the store.
+    /// `None`: the session must end.
+    async fn auth(
+        &mut self,
+        mechanism: u64,
+        initial: String,
+    ) -> Result<Option<Reply>, SessionError> {
+        if self.config.listener != ListenerKind::Submission {
+            return Ok(Some(Reply::new(
+                502,
+                "5.5.1",
+                "AUTH is not available on this listener; use the submission port",
+            )));
+        }
+        if self.authenticated.is_some() {
+            return Ok(Some(Reply::new(503, "5.5.1", "Already authenticated")));
+        }
+        if self.tx.is_some() {
+            return Ok(Some(Reply::new(
+                503,
+                "5.5.1",
+                "AUTH is not allowed during a mail transaction",
+            )));
+        }
+        if !self.auth_offered() {
+            return Ok(Some(Reply::new(
+                538,
+                "5.7.11",
+                "Encryption required for requested authentication mechanism: send STARTTLS first",
+            )));
+        }
+        let too_long = || Reply::new(500, "5.5.2", "Authentication response too long");
+        let credentials = match mechanism {
+            smtp_proto::AUTH_PLAIN => {
+                let response = if initial.is_empty() {
+                    match self.challenge("").await? {
+                        Some(r) => r,
+                        None => return Ok(Some(too_long())),
+                    }
+                } else {
+                    initial
+                };
+                sasl::plain(&response)
+            }
+            smtp_proto::AUTH_LOGIN => {
+                let user = if initial.is_empty() {
+                    match self.challenge(sasl::LOGIN_USER_PROMPT).await? {
+                        Some(r) => r,
+                        None => return Ok(Some(too_long())),
+                    }
+                } else {
+                    initial
+                };
+                match sasl::decode(&user) {
+                    Ok(user) => match self.challenge(sasl::LOGIN_PASSWORD_PROMPT).await? {
+                        Some(p) => {
+                            sasl::decode(&p).map(|password| sasl::Credentials { user, password })
+                        }
+                        None => return Ok(Some(too_long())),
+                    },
+                    Err(e) => Err(e),
+                }
+            }
+            _ => {
+                return Ok(Some(Reply::new(
+                    504,
+                    "5.5.4",
+                    "Unrecognised authentication mechanism; use PLAIN or LOGIN",
+                )));
+            }
+        };
+        let credentials = match credentials {
+            Ok(c) => c,
+            Err(sasl::SaslError::Cancelled) => {
+                return Ok(Some(Reply::new(501, "5.0.0", "Authentication cancelled")));
+            }
+            Err(e) => {
+                return Ok(Some(Reply::new(
+                    501,
+                    "5.5.2",
+                    format!("Cannot decode the authentication response: {e}"),
+                )));
+            }
+        };
+        match self.gateway.login(self.peer, credentials).await {
+            Ok(user) => {
+                info!(%user, "authenticated");
+                self.authenticated = Some(user);
+                Ok(Some(Reply::new(235, "2.7.0", "Authentication succeeded")))
+            }
+            Err(reply) => Ok(Some(reply)),
+        }
+    }
+
     fn mail(&mut self, from: smtp_proto::MailFrom<String>, max_size: usize) -> Reply {
         if self.helo.is_none() {
             return Reply::new(503, "5.5.1", "Send EHLO or HELO first");
+        }
+        if self.config.listener == ListenerKind::Submission
+            && !self.config.trusted
+            && self.authenticated.is_none()
+        {
+            return Reply::new(
+                530,
+                "5.7.0",
+                "Authentication required: send STARTTLS, then AUTH, to use submission",
+            );
+        }
+        if let Some(user) = &self.authenticated
+            && !from.address.is_empty()
+            && !self.gateway.may_send_as(user, &from.address)
+        {
+            return Reply::new(
+                550,
+                "5.7.1",
+                format!(
+                    "Sender <{}> is not an address of the authenticated user {user}",
+                    from.address
+                ),
+            );
         }
         if self.tx.is_some() {
             return Reply::new(503, "5.5.1", "Nested MAIL command; send RSET first");
@@ -369,7 +596,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let domain = domain_of(&address).to_ascii_lowercase();
         let allowed = match self.config.listener {
             ListenerKind::Inbound => self.gateway.is_council_domain(&domain),
-            ListenerKind::Submission => self.config.trusted,
+            ListenerKind::Submission => self.config.trusted || self.authenticated.is_some(),
         };
         if !allowed {
             return match self.config.listener {
@@ -383,7 +610,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 ListenerKind::Submission => Reply::new(
                     550,
                     "5.7.1",
-                    "Relay access denied: submission is open only to the council's trusted networks",
+                    "Relay access denied: submission needs AUTH or a trusted network",
                 ),
             };
         }
@@ -463,6 +690,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 "bare CR or LF in message normalised to CRLF"
             );
         }
+        if let Some(user) = &self.authenticated
+            && let Some(other) = self.gateway.foreign_from(user, decoder.message())
+        {
+            return self
+                .answer(Reply::new(
+                    550,
+                    "5.7.1",
+                    format!(
+                        "From: header <{other}> is not an address of the authenticated user {user}"
+                    ),
+                ))
+                .await;
+        }
         let queue_id = new_id();
         let helo = self.helo.clone().unwrap_or_default();
         let envelope = Envelope {
@@ -471,11 +711,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             listener: self.config.listener,
             peer: self.peer,
             helo,
-            authenticated: None,
+            authenticated: self.authenticated.clone(),
             trusted: self.config.trusted,
+            // Inbound mail from elsewhere earns this from DMARC (gateway).
+            sender_verified: self.config.trusted || self.authenticated.is_some(),
         };
         let body = decoder.into_message();
-        let mut message = received_header(&self.gateway.hostname, &envelope, self.esmtp, &queue_id);
+        let protocol = match (
+            self.esmtp,
+            self.stream.is_tls(),
+            envelope.authenticated.is_some(),
+        ) {
+            (false, _, _) => "SMTP",
+            (true, false, false) => "ESMTP",
+            (true, false, true) => "ESMTPA",
+            (true, true, false) => "ESMTPS",
+            (true, true, true) => "ESMTPSA",
+        };
+        let mut message = received_header(&self.gateway.hostname, &envelope, protocol, &queue_id);
         message.extend_from_slice(&body);
         let started = std::time::Instant::now();
         let span = info_span!("message", queue_id = %queue_id, from = %envelope.mail_from, rcpts = envelope.rcpt_to.len(), size = message.len());
@@ -524,9 +777,9 @@ fn protocol_error(e: ProtoError) -> Reply {
 
 /// The trace header (RFC 5321 §4.4). `for` is given only for a single
 /// recipient so that no BCC address is disclosed.
-pub fn received_header(hostname: &str, env: &Envelope, esmtp: bool, id: &str) -> Vec<u8> {
+/// `with` is the RFC 3848 protocol name (ESMTPS: over TLS; A: authenticated).
+pub fn received_header(hostname: &str, env: &Envelope, with: &str, id: &str) -> Vec<u8> {
     let clean = |s: &str| -> String { s.chars().filter(|c| !c.is_control()).take(255).collect() };
-    let with = if esmtp { "ESMTP" } else { "SMTP" };
     let for_clause = match env.rcpt_to.as_slice() {
         [one] => format!("\r\n\tfor <{}>", clean(one)),
         _ => String::new(),

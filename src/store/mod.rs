@@ -281,6 +281,7 @@ impl Store {
             "CREATE TABLE IF NOT EXISTS audit (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, message_id TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)".to_string(),
             "CREATE INDEX IF NOT EXISTS audit_message ON audit (message_id)".to_string(),
             "CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created BIGINT NOT NULL)".to_string(),
+            "CREATE TABLE IF NOT EXISTS smtp_logins (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created BIGINT NOT NULL)".to_string(),
             "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL, csrf TEXT NOT NULL, expires BIGINT NOT NULL)".to_string(),
             "CREATE TABLE IF NOT EXISTS config_history (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, version TEXT NOT NULL, trigger_ TEXT NOT NULL, directory TEXT NOT NULL, rules TEXT NOT NULL, wordlists TEXT NOT NULL, diff TEXT NOT NULL)".to_string(),
             "CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, at BIGINT NOT NULL, decision TEXT NOT NULL, rules TEXT NOT NULL, monitored TEXT NOT NULL, mail_from TEXT NOT NULL, recipients TEXT NOT NULL, subject TEXT NOT NULL, policy TEXT NOT NULL)".to_string(),
@@ -592,6 +593,50 @@ impl Store {
                 role: r.try_get("role")?,
                 password_hash: r.try_get("password_hash")?,
             }),
+            None => None,
+        })
+    }
+
+    /// Gives `name` (an address of a directory person or a council
+    /// mailbox) an SMTP submission password, or replaces it.
+    pub async fn set_smtp_password(
+        &self,
+        name: &str,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        let name = name.to_lowercase();
+        let updated = sqlx::query("UPDATE smtp_logins SET password_hash = $1 WHERE name = $2")
+            .bind(password_hash)
+            .bind(&name)
+            .execute(&self.pool)
+            .await?;
+        if updated.rows_affected() == 0 {
+            sqlx::query(
+                "INSERT INTO smtp_logins (name, password_hash, created) VALUES ($1, $2, $3)",
+            )
+            .bind(&name)
+            .bind(password_hash)
+            .bind(chrono::Utc::now().timestamp())
+            .execute(&self.pool)
+            .await?;
+        }
+        self.audit(
+            &name,
+            "smtp-login-saved",
+            "-",
+            &format!("SMTP submission password saved for {name}"),
+        )
+        .await
+    }
+
+    /// The stored hash of `name`'s SMTP password, if they have one.
+    pub async fn smtp_password_hash(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT password_hash FROM smtp_logins WHERE name = $1")
+            .bind(name.to_lowercase())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get("password_hash")?),
             None => None,
         })
     }

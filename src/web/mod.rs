@@ -14,10 +14,8 @@ mod admin;
 pub mod ops;
 mod pages;
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -43,46 +41,7 @@ fn css_hash() -> &'static str {
     })
 }
 
-/// Login attempts, slowed per client address and per user name.
-#[derive(Default)]
-pub struct Throttle {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-impl Throttle {
-    const FREE: u32 = 5;
-
-    /// How long `key` must still wait, if at all.
-    pub fn wait(&self, key: &str) -> Option<Duration> {
-        let map = self.failures.lock().ok()?;
-        let (n, last) = map.get(key)?;
-        if *n < Self::FREE {
-            return None;
-        }
-        let backoff =
-            Duration::from_secs(1u64 << (n - Self::FREE).min(10)).min(Duration::from_secs(900));
-        let elapsed = last.elapsed();
-        (elapsed < backoff).then(|| backoff - elapsed)
-    }
-
-    pub fn fail(&self, key: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            let e = map.entry(key.to_string()).or_insert((0, Instant::now()));
-            // Forget old failures after a quiet quarter of an hour.
-            if e.1.elapsed() > Duration::from_secs(900) {
-                e.0 = 0;
-            }
-            e.0 += 1;
-            e.1 = Instant::now();
-        }
-    }
-
-    pub fn succeed(&self, key: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            map.remove(key);
-        }
-    }
-}
+pub use crate::auth::Throttle;
 
 pub struct WebState {
     pub gateway: Arc<Gateway>,

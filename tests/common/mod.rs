@@ -198,10 +198,15 @@ impl TestConfig {
         settings = settings
             .replace("127.0.0.1:2525", "127.0.0.1:0")
             .replace("127.0.0.1:2587", "127.0.0.1:0")
+            .replace("127.0.0.1:2465", "127.0.0.1:0")
             .replace("listen = \"127.0.0.1:8025\"", "listen = \"127.0.0.1:0\"")
             .replace("listen = \"127.0.0.1:9025\"", "listen = \"127.0.0.1:0\"");
         settings = settings.replace("retry_initial_secs = 60", "retry_initial_secs = 1");
         settings = settings.replace("hostname = \"\"", "hostname = \"gw.test\"");
+        // DNS answers from a file in the config folder (empty: no name
+        // exists), never from the network.
+        settings = settings.replace("dns_zone = \"\"", "dns_zone = \"dns-zone.toml\"");
+        std::fs::write(dir.path().join("dns-zone.toml"), "").expect("write zone");
         for (from, to) in tweak {
             assert!(settings.contains(from), "tweak {from} not found");
             settings = settings.replace(from, to);
@@ -235,6 +240,8 @@ impl TestConfig {
 pub struct Gateway {
     pub inbound: SocketAddr,
     pub submission: SocketAddr,
+    /// Submission over implicit TLS.
+    pub submissions: SocketAddr,
     pub web: SocketAddr,
     pub ops: SocketAddr,
     pub app: Arc<councilgate::gateway::Gateway>,
@@ -248,6 +255,7 @@ impl Gateway {
         let listeners = app.bind().await.expect("bind");
         let inbound = listeners.inbound_addr().expect("inbound");
         let submission = listeners.submission_addr().expect("submission");
+        let submissions = listeners.submissions_addr().expect("submissions");
         let web = listeners.web_addr().expect("web");
         let ops = listeners.ops_addr().expect("ops");
         let gw = app.gateway.clone();
@@ -256,6 +264,7 @@ impl Gateway {
         Gateway {
             inbound,
             submission,
+            submissions,
             web,
             ops,
             app: gw,
@@ -371,24 +380,33 @@ pub async fn wait_until(within: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 /// Strips our own Received header to compare the rest byte for byte.
 pub fn without_received(data: &[u8]) -> &[u8] {
-    // The gateway's Received: header is the first header and spans lines
-    // that begin with a tab.
-    assert!(
-        data.starts_with(b"Received: from "),
-        "no Received header first"
-    );
-    let mut i = 0;
-    loop {
-        let end = data[i..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .map(|p| i + p + 2)
-            .expect("eol");
-        i = end;
-        if data.get(i) != Some(&b'\t') {
-            return &data[i..];
+    // The gateway's trace fields come first: on inbound mail its
+    // Authentication-Results, then its Received; each spans lines that
+    // begin with a tab.
+    let skip_field = |i: usize| -> usize {
+        let mut i = i;
+        loop {
+            let end = data[i..]
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .map(|p| i + p + 2)
+                .expect("eol");
+            i = end;
+            if data.get(i) != Some(&b'\t') {
+                return i;
+            }
         }
+    };
+    let mut i = 0;
+    if data.starts_with(b"Authentication-Results: gw.test;") {
+        i = skip_field(i);
     }
+    assert!(
+        data[i..].starts_with(b"Received: from "),
+        "no Received header first: {}",
+        String::from_utf8_lossy(&data[..data.len().min(600)])
+    );
+    &data[skip_field(i)..]
 }
 
 /// Committed messages (`.json` entries) in a spool folder.

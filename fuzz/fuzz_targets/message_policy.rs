@@ -1,0 +1,56 @@
+//! Message analysis and rewriting: arbitrary bytes as a message through the
+//! whole policy evaluation (parse, new text, detectors, rules, MIME
+//! rewrite), as from an unverified sender so the banner and footers are
+//! spliced in. Must never panic; a rewritten message must keep the
+//! original's bytes it did not mean to change: it parses again, and its
+//! header section still ends where a header section ends.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use councilgate::message::rewrite::{Changes, apply};
+use councilgate::policy::Snapshot;
+use libfuzzer_sys::fuzz_target;
+
+fn snapshot() -> &'static Snapshot {
+    static SNAPSHOT: OnceLock<Snapshot> = OnceLock::new();
+    SNAPSHOT.get_or_init(|| {
+        Snapshot::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config")))
+            .expect("shipped policy")
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let snap = snapshot();
+    let raw = councilgate::message::crlf(data);
+    let rcpts = vec![
+        "alex.green@example-tc.gov.uk".to_string(),
+        "cllr.baker@example-tc.gov.uk".to_string(),
+        "editor@localpaper.co.uk".to_string(),
+    ];
+    for from in ["cllr.smith@example-tc.gov.uk", "clerk@example-tc.gov.uk"] {
+        let envelope =
+            councilgate::check::unverified(councilgate::check::envelope(from, &rcpts));
+        let at = chrono::DateTime::parse_from_rfc3339("2027-04-14T10:00:00+01:00")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        let verdict = snap.evaluate(&envelope, &raw, at);
+        if let Some(out) = &verdict.message {
+            assert!(out.len() >= raw.len() / 2, "rewrite lost most of the message");
+        }
+    }
+    let changes = Changes {
+        headers: vec![("X-Council-Protocol".into(), "fuzz".into())],
+        cc: vec![("Clara Hughes".into(), "clerk@example-tc.gov.uk".into())],
+        footer: vec!["CC councillor Siân Llewellyn".into()],
+        banner: vec!["CAUTION: not verified".into()],
+    };
+    let out = apply(&raw, &changes);
+    assert!(out.starts_with(b"X-Council-Protocol: fuzz\r\n"));
+    assert!(
+        mail_parser::MessageParser::default().parse(&out).is_some() || raw.is_empty(),
+        "a rewritten message no longer parses"
+    );
+    let stripped = councilgate::sender_auth::strip_forged_results(&raw, "fuzz.test");
+    assert!(stripped.len() <= raw.len());
+});
