@@ -30,6 +30,8 @@ pub struct Gateway {
     pub config_dir: PathBuf,
     /// The last reloads, for the admin page.
     pub reload_status: std::sync::Mutex<crate::reload::ReloadStatus>,
+    /// One policy reload at a time (see [`crate::reload::reload`]).
+    pub reload_lock: tokio::sync::Mutex<()>,
     pub data_dir: PathBuf,
     /// STARTTLS and implicit TLS.
     pub tls: Option<tokio_rustls::TlsAcceptor>,

@@ -36,8 +36,18 @@ fn watched(path: &Path) -> bool {
         .is_some_and(|n| [DIRECTORY_FILE, RULES_FILE, WORDLISTS_FILE].contains(&n))
 }
 
-/// Compiles the config folder and, if it compiles, makes it live.
+/// Compiles the config folder and, if it compiles, makes it live. One
+/// reload at a time: a change that writes the files itself (revert) holds
+/// [`Gateway::reload_lock`] across its writes and uses [`reload_locked`],
+/// so the watcher's echo of those writes finds nothing new and its own
+/// trigger is the one recorded.
 pub async fn reload(gw: &Gateway, trigger: &str) -> Result<String, String> {
+    let _one_at_a_time = gw.reload_lock.lock().await;
+    reload_locked(gw, trigger).await
+}
+
+/// [`reload`] for a caller already holding `gw.reload_lock`.
+pub async fn reload_locked(gw: &Gateway, trigger: &str) -> Result<String, String> {
     let dir = gw.config_dir.clone();
     let compiled = tokio::task::spawn_blocking(move || Snapshot::load(&dir))
         .await

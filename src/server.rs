@@ -140,6 +140,7 @@ impl App {
             config_dir: config_dir.to_path_buf(),
             ready: std::sync::atomic::AtomicBool::new(false),
             reload_status: std::sync::Mutex::new(reload_status),
+            reload_lock: tokio::sync::Mutex::new(()),
             tls,
             login_throttle: crate::auth::Throttle::default(),
             sender_auth,

@@ -10,6 +10,28 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::Deserialize;
 
+/// A password or token from the settings: usable, never printed (its
+/// `Debug` is redacted, so no log line or error can carry it).
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
 /// The settings file every config folder may hold.
 pub const SETTINGS_FILE: &str = "councilgate.toml";
 
@@ -162,7 +184,7 @@ pub struct MetricsSettings {
     pub listen: String,
     /// When set, `/metrics` needs `Authorization: Bearer <token>`.
     #[serde(default)]
-    pub token: String,
+    pub token: Secret,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -301,7 +323,7 @@ pub struct Route {
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// Accept an upstream certificate that does not verify (test upstreams only).
     #[serde(default)]
     pub tls_insecure: bool,
@@ -553,6 +575,26 @@ mod tests {
         .to_string();
         assert!(err.contains("test.toml"), "{err}");
         assert!(err.contains("max_recipeints"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let text = format!(
+            "{}\n[[routes]]\ndomains = [\"*\"]\nhost = \"relay.example\"\nport = 587\ntls = \"starttls\"\nusername = \"u\"\npassword = \"hunter2-relay\"\n",
+            DEFAULT_SETTINGS.replace("token = \"\"", "token = \"metrics-token-9\"")
+        );
+        let s = Settings::from_sources(
+            "test.toml",
+            config::File::from_str(&text, config::FileFormat::Toml),
+        )
+        .expect("loads");
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2-relay"), "{printed}");
+        assert!(!printed.contains("metrics-token-9"), "{printed}");
+        assert_eq!(
+            s.routes[0].password.as_ref().map(Secret::expose),
+            Some("hunter2-relay")
+        );
     }
 
     #[test]

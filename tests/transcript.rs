@@ -82,3 +82,134 @@ async fn stalled_data_is_timed_out_after_three_minutes() {
         "half a message is never stored"
     );
 }
+
+/// Runs one submission session on an in-memory stream from `peer`, sends
+/// `input` and returns everything the gateway said.
+async fn submission_transcript(
+    gateway: std::sync::Arc<councilgate::gateway::Gateway>,
+    peer: IpAddr,
+    input: &[u8],
+) -> String {
+    let (mut client, server) = tokio::io::duplex(64 * 1024);
+    let session = Session::new(
+        server,
+        gateway,
+        SessionConfig {
+            listener: ListenerKind::Submission,
+            trusted: false,
+        },
+        peer,
+        CancellationToken::new(),
+    );
+    let task = tokio::spawn(session.run());
+    client.write_all(input).await.expect("write");
+    let mut out = Vec::new();
+    client.read_to_end(&mut out).await.expect("read");
+    task.await.expect("session ends");
+    String::from_utf8_lossy(&out).to_string()
+}
+
+#[tokio::test]
+async fn development_switch_allows_auth_in_clear_from_loopback_only() {
+    use base64::Engine as _;
+    let cfg = TestConfig::new(
+        None,
+        &[(
+            "allow_plain_auth_on_loopback = false",
+            "allow_plain_auth_on_loopback = true",
+        )],
+    );
+    let app = App::load(cfg.path()).await.expect("app");
+    let hash = councilgate::auth::hash_password("correct horse battery").expect("hash");
+    app.gateway
+        .store
+        .set_smtp_password("clerk@example-tc.gov.uk", &hash)
+        .await
+        .expect("login");
+    let token = base64::engine::general_purpose::STANDARD
+        .encode("\0clerk@example-tc.gov.uk\0correct horse battery");
+    let input = format!("EHLO a\r\nAUTH PLAIN {token}\r\nQUIT\r\n");
+    let remote: IpAddr = "192.0.2.7".parse().expect("ip");
+    let out = submission_transcript(app.gateway.clone(), remote, input.as_bytes()).await;
+    assert!(!out.contains("AUTH PLAIN LOGIN"), "not offered: {out}");
+    assert!(
+        out.contains("538 5.7.11"),
+        "refused in clear off loopback: {out}"
+    );
+    let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let out = submission_transcript(app.gateway.clone(), local, input.as_bytes()).await;
+    assert!(
+        out.contains("250-AUTH PLAIN LOGIN"),
+        "offered on loopback: {out}"
+    );
+    assert!(out.contains("235 2.7.0"), "{out}");
+}
+
+#[tokio::test]
+async fn starttls_swaps_the_in_memory_stream_for_tls() {
+    use std::sync::Arc;
+    let cfg = TestConfig::new(None, &[]);
+    let app = App::load(cfg.path()).await.expect("app");
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    let session = Session::new(
+        server,
+        app.gateway.clone(),
+        SessionConfig {
+            listener: ListenerKind::Inbound,
+            trusted: false,
+        },
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        CancellationToken::new(),
+    );
+    let task = tokio::spawn(session.run());
+    let mut client = tokio::io::BufStream::new(client);
+    use tokio::io::AsyncBufReadExt;
+    async fn replies<S: tokio::io::AsyncBufRead + Unpin>(s: &mut S) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            s.read_line(&mut line).await.expect("read");
+            all.push_str(&line);
+            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                return all;
+            }
+        }
+    }
+    assert!(replies(&mut client).await.starts_with("220"));
+    client.write_all(b"EHLO a\r\n").await.expect("w");
+    client.flush().await.expect("f");
+    assert!(replies(&mut client).await.contains("250-STARTTLS"));
+    client.write_all(b"STARTTLS\r\n").await.expect("w");
+    client.flush().await.expect("f");
+    assert!(replies(&mut client).await.starts_with("220 2.0.0"));
+    let pem = std::fs::read(cfg.data_dir().join("tls/cert.pem")).expect("cert");
+    let mut roots = rustls::RootCertStore::empty();
+    {
+        use rustls::pki_types::pem::PemObject;
+        for c in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+            roots.add(c.expect("pem")).expect("root");
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("gw.test").expect("name");
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, client.into_inner())
+        .await
+        .expect("handshake over the in-memory stream");
+    let mut tls = tokio::io::BufStream::new(tls);
+    tls.write_all(b"EHLO a\r\n").await.expect("w");
+    tls.flush().await.expect("f");
+    let ehlo = replies(&mut tls).await;
+    assert!(ehlo.starts_with("250-"), "{ehlo}");
+    assert!(!ehlo.contains("STARTTLS"), "not offered twice: {ehlo}");
+    tls.write_all(b"QUIT\r\n").await.expect("w");
+    tls.flush().await.expect("f");
+    assert!(replies(&mut tls).await.starts_with("221"));
+    task.await.expect("ends");
+}

@@ -118,7 +118,7 @@ async fn transaction(
         }
     }
     if let (Some(user), Some(pass)) = (&route.username, &route.password) {
-        let creds = Credentials::new(user.clone(), pass.clone());
+        let creds = Credentials::new(user.clone(), pass.expose().to_string());
         if let Err(e) = conn
             .auth(&[Mechanism::Plain, Mechanism::Login], &creds)
             .await

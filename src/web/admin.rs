@@ -598,6 +598,7 @@ pub async fn revert(
     };
     let dir = state.gateway.config_dir.clone();
     let texts = version.texts.clone();
+    let _one_at_a_time = state.gateway.reload_lock.lock().await;
     let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         write_atomic(
             &dir.join(crate::policy::directory::DIRECTORY_FILE),
@@ -619,7 +620,9 @@ pub async fn revert(
             "The configuration folder cannot be written.",
         );
     }
-    match crate::reload::reload(&state.gateway, &format!("revert to #{seq} by {}", s.user)).await {
+    match crate::reload::reload_locked(&state.gateway, &format!("revert to #{seq} by {}", s.user))
+        .await
+    {
         Ok(_) => {
             let mut resp =
                 Redirect::to(&format!("/admin/config?flash=reverted-{seq}")).into_response();

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::gateway::Gateway;
 
 async fn metrics_page(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    let token = gw.settings.metrics.token.trim();
+    let token = gw.settings.metrics.token.expose().trim();
     if !token.is_empty() {
         let given = headers
             .get(header::AUTHORIZATION)
