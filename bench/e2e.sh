@@ -102,6 +102,7 @@ port = $sport
 tls = "none"
 CONF
     COUNCILGATE__SERVER__DATA_DIR=$cg/data COUNCILGATE__SMTP__SUBMISSION__LISTEN=127.0.0.1:$cport \
+    COUNCILGATE__SMTP__SUBMISSIONS__LISTEN=127.0.0.1:$(free_port) \
     COUNCILGATE__SMTP__INBOUND__LISTEN=127.0.0.1:$iport COUNCILGATE__WEB__LISTEN=127.0.0.1:$wport \
     COUNCILGATE__METRICS__LISTEN=127.0.0.1:$mport COUNCILGATE__SERVER__HOSTNAME=bench.local \
       "$BIN" --config "$cg/etc" serve > "$cg/log" 2>&1 &

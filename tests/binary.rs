@@ -107,6 +107,10 @@ fn shipped_config_serves_and_delivers_to_outbox_with_curl() {
             format!("127.0.0.1:{submission}"),
         ),
         (
+            "COUNCILGATE__SMTP__SUBMISSIONS__LISTEN",
+            format!("127.0.0.1:{}", free_port()),
+        ),
+        (
             "COUNCILGATE__WEB__LISTEN",
             format!("127.0.0.1:{}", free_port()),
         ),
@@ -114,7 +118,14 @@ fn shipped_config_serves_and_delivers_to_outbox_with_curl() {
             "COUNCILGATE__METRICS__LISTEN",
             format!("127.0.0.1:{}", free_port()),
         ),
+        // DNS answers from an empty zone: the test sends no query off the
+        // machine.
+        (
+            "COUNCILGATE__SENDER_AUTH__DNS_ZONE",
+            work.path().join("zone.toml").display().to_string(),
+        ),
     ];
+    std::fs::write(work.path().join("zone.toml"), "").expect("zone");
     let config = std::path::Path::new(REPO).join("config");
     let _gw = spawn_serve(work.path(), &config, &env);
     assert!(wait_port(inbound), "gateway listening");

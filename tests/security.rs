@@ -9,7 +9,6 @@ mod common;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -28,26 +27,7 @@ struct SmtpClient<S> {
 }
 
 fn tls_connector(cfg: &TestConfig) -> tokio_rustls::TlsConnector {
-    let pem = std::fs::read(cfg.data_dir().join("tls/cert.pem")).expect("gateway certificate");
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile_certs(&pem) {
-        roots.add(cert).expect("add root");
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-}
-
-fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
-    use rustls::pki_types::pem::PemObject;
-    rustls::pki_types::CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<Vec<_>, _>>()
-        .expect("pem")
+    tokio_rustls::TlsConnector::from(common::tls_client_config(cfg))
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> SmtpClient<S> {
@@ -185,19 +165,23 @@ async fn curl_ssl_reqd_submits_over_starttls_with_auth() {
     add_smtp_login(&gw, CLERK).await;
     let file = message_file(cfg.path(), CLERK, "resident@example.org", "starttls-curl");
     let cert = cfg.data_dir().join("tls/cert.pem");
-    let port = gw.submission.port();
-    let out = Command::new("curl")
-        .args(["--silent", "--show-error", "--ssl-reqd"])
-        .arg("--cacert")
-        .arg(&cert)
-        .args(["--resolve", &format!("gw.test:{port}:127.0.0.1")])
-        .arg(format!("smtp://gw.test:{port}"))
-        .args(["--user", &format!("{CLERK}:{PASSWORD}")])
-        .args(["--mail-from", CLERK, "--mail-rcpt", "resident@example.org"])
-        .arg("-T")
-        .arg(&file)
-        .output()
-        .expect("run curl");
+    // curl verifying the gateway's certificate for gw.test; `smtp` with
+    // --ssl-reqd is STARTTLS, `smtps` implicit TLS.
+    let curl = |scheme: &str, port: u16, password: &str| {
+        Command::new("curl")
+            .args(["--silent", "--show-error", "--ssl-reqd"])
+            .arg("--cacert")
+            .arg(&cert)
+            .args(["--resolve", &format!("gw.test:{port}:127.0.0.1")])
+            .arg(format!("{scheme}://gw.test:{port}"))
+            .args(["--user", &format!("{CLERK}:{password}")])
+            .args(["--mail-from", CLERK, "--mail-rcpt", "resident@example.org"])
+            .arg("-T")
+            .arg(&file)
+            .output()
+            .expect("run curl")
+    };
+    let out = curl("smtp", gw.submission.port(), PASSWORD);
     assert!(
         out.status.success(),
         "curl over STARTTLS: {}",
@@ -210,20 +194,7 @@ async fn curl_ssl_reqd_submits_over_starttls_with_auth() {
         text.contains("with ESMTPSA"),
         "the trace says TLS and AUTH: {text}"
     );
-    // The same over implicit TLS (smtps://, port 465).
-    let port = submissions_addr(&gw).port();
-    let out = Command::new("curl")
-        .args(["--silent", "--show-error"])
-        .arg("--cacert")
-        .arg(&cert)
-        .args(["--resolve", &format!("gw.test:{port}:127.0.0.1")])
-        .arg(format!("smtps://gw.test:{port}"))
-        .args(["--user", &format!("{CLERK}:{PASSWORD}")])
-        .args(["--mail-from", CLERK, "--mail-rcpt", "resident@example.org"])
-        .arg("-T")
-        .arg(&file)
-        .output()
-        .expect("run curl");
+    let out = curl("smtps", submissions_addr(&gw).port(), PASSWORD);
     assert!(
         out.status.success(),
         "curl over implicit TLS: {}",
@@ -231,21 +202,7 @@ async fn curl_ssl_reqd_submits_over_starttls_with_auth() {
     );
     assert_eq!(sink.wait_for(2, Duration::from_secs(15)).await.len(), 2);
     // A wrong password: curl is refused and nothing more is delivered.
-    let out = Command::new("curl")
-        .args(["--silent", "--show-error", "--ssl-reqd"])
-        .arg("--cacert")
-        .arg(&cert)
-        .args([
-            "--resolve",
-            &format!("gw.test:{}:127.0.0.1", gw.submission.port()),
-        ])
-        .arg(format!("smtp://gw.test:{}", gw.submission.port()))
-        .args(["--user", &format!("{CLERK}:not the password")])
-        .args(["--mail-from", CLERK, "--mail-rcpt", "resident@example.org"])
-        .arg("-T")
-        .arg(&file)
-        .output()
-        .expect("run curl");
+    let out = curl("smtp", gw.submission.port(), "not the password");
     assert!(!out.status.success(), "a wrong password is refused");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sink.messages().len(), 2);

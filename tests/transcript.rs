@@ -147,7 +147,6 @@ async fn development_switch_allows_auth_in_clear_from_loopback_only() {
 
 #[tokio::test]
 async fn starttls_swaps_the_in_memory_stream_for_tls() {
-    use std::sync::Arc;
     let cfg = TestConfig::new(None, &[]);
     let app = App::load(cfg.path()).await.expect("app");
     let (client, server) = tokio::io::duplex(64 * 1024);
@@ -182,23 +181,8 @@ async fn starttls_swaps_the_in_memory_stream_for_tls() {
     client.write_all(b"STARTTLS\r\n").await.expect("w");
     client.flush().await.expect("f");
     assert!(replies(&mut client).await.starts_with("220 2.0.0"));
-    let pem = std::fs::read(cfg.data_dir().join("tls/cert.pem")).expect("cert");
-    let mut roots = rustls::RootCertStore::empty();
-    {
-        use rustls::pki_types::pem::PemObject;
-        for c in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
-            roots.add(c.expect("pem")).expect("root");
-        }
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
     let name = rustls::pki_types::ServerName::try_from("gw.test").expect("name");
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+    let tls = tokio_rustls::TlsConnector::from(common::tls_client_config(&cfg))
         .connect(name, client.into_inner())
         .await
         .expect("handshake over the in-memory stream");

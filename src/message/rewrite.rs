@@ -86,9 +86,10 @@ fn plain_footer(lines: &[String]) -> String {
         .join("\r\n")
 }
 
-fn html_footer(lines: &[String]) -> String {
+/// Notice lines as one HTML block, escaped.
+fn html_block(lines: &[String], class: &str, style: &str) -> String {
     format!(
-        "<div class=\"council-protocol\" style=\"margin-top:1em;padding-top:.5em;border-top:1px solid #999;font-size:90%\">{}</div>",
+        "<div class=\"{class}\" style=\"{style}\">{}</div>",
         lines
             .iter()
             .map(|l| html_escape_ascii(&one_line(l)))
@@ -97,14 +98,19 @@ fn html_footer(lines: &[String]) -> String {
     )
 }
 
+fn html_footer(lines: &[String]) -> String {
+    html_block(
+        lines,
+        "council-protocol",
+        "margin-top:1em;padding-top:.5em;border-top:1px solid #999;font-size:90%",
+    )
+}
+
 fn html_banner(lines: &[String]) -> String {
-    format!(
-        "<div class=\"council-protocol-banner\" style=\"margin-bottom:1em;padding:.5em;border:2px solid #b00;background:#fee;font-weight:bold\">{}</div>",
-        lines
-            .iter()
-            .map(|l| html_escape_ascii(&one_line(l)))
-            .collect::<Vec<_>>()
-            .join("<br>")
+    html_block(
+        lines,
+        "council-protocol-banner",
+        "margin-bottom:1em;padding:.5em;border:2px solid #b00;background:#fee;font-weight:bold",
     )
 }
 

@@ -236,6 +236,26 @@ impl TestConfig {
     }
 }
 
+/// A TLS client configuration that trusts only the gateway's own
+/// (self-signed, made on first start) certificate.
+pub fn tls_client_config(cfg: &TestConfig) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let pem = std::fs::read(cfg.data_dir().join("tls/cert.pem")).expect("gateway certificate");
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+        roots.add(cert.expect("pem")).expect("add root");
+    }
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    )
+}
+
 /// A gateway running in this process.
 pub struct Gateway {
     pub inbound: SocketAddr,
