@@ -768,3 +768,63 @@ fn check_unverified_shows_the_banner() {
         "{unverified}"
     );
 }
+
+/// Relaying out with `tls = "starttls"` to a real TLS-speaking SMTP server
+/// (a second gateway, whose certificate is self-signed): refused while the
+/// certificate does not verify, delivered once the route opts out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_starttls_verifies_the_upstream_certificate_unless_the_route_opts_out() {
+    let sink = Sink::start().await;
+    let upstream_cfg = TestConfig::new(Some(sink.addr), &[]);
+    let upstream = Gateway::start(&upstream_cfg).await;
+    for (insecure, delivered) in [(false, false), (true, true)] {
+        let cfg = TestConfig::new(None, &[]);
+        let route = format!(
+            "\n[[routes]]\ndomains = [\"*\"]\nhost = \"localhost\"\nport = {}\ntls = \"starttls\"\ntls_insecure = {insecure}\n",
+            upstream.inbound.port()
+        );
+        let path = cfg.path().join("councilgate.toml");
+        let mut settings = std::fs::read_to_string(&path).expect("settings");
+        settings.push_str(&route);
+        std::fs::write(&path, settings).expect("write");
+        let gw = Gateway::start(&cfg).await;
+        let before = sink.messages().len();
+        let r = send_inbound(
+            gw.inbound,
+            "resident@example.org",
+            format!("From: resident@example.org\r\nTo: clerk@example-tc.gov.uk\r\nSubject: tls-{insecure}\r\n\r\nHello.\r\n").as_bytes(),
+        )
+        .await;
+        assert!(r.starts_with("250"), "{r}");
+        if delivered {
+            let got = sink.wait_for(before + 1, Duration::from_secs(20)).await;
+            assert_eq!(got.len(), before + 1, "delivered through the TLS upstream");
+            let text = String::from_utf8_lossy(&got[before].data).to_string();
+            assert!(text.contains("with ESMTPS"), "the upstream saw TLS: {text}");
+        } else {
+            // The queue keeps it, with the certificate error as the reason.
+            let spool = gw.app.queue.spool().clone();
+            let mut reason = String::new();
+            for _ in 0..100 {
+                let (entries, _) = spool.list().expect("list");
+                if let Some(e) = entries
+                    .iter()
+                    .flat_map(|e| e.recipients.iter())
+                    .find_map(|r| r.last_error.clone())
+                {
+                    reason = e;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(
+                reason.to_lowercase().contains("certificate")
+                    || reason.to_lowercase().contains("tls"),
+                "refused for its certificate: {reason:?}"
+            );
+            assert_eq!(sink.messages().len(), before, "nothing went out unverified");
+        }
+        gw.stop().await;
+    }
+    upstream.stop().await;
+}

@@ -84,11 +84,19 @@ pub async fn deliver(
             );
         }
     };
-    let outcomes = transaction(&mut conn, route, tls, &client_id, from, rcpts, message).await;
-    let _ = conn.quit().await;
-    outcomes
+    match transaction(&mut conn, route, tls, &client_id, from, rcpts, message).await {
+        Ok(outcomes) => {
+            let _ = conn.quit().await;
+            outcomes
+        }
+        // A failed TLS handshake leaves lettre's connection without a
+        // stream (using it panics): drop it unused.
+        Err(outcomes) => outcomes,
+    }
 }
 
+/// One transaction; `Err` when the connection must not be used again
+/// (the STARTTLS handshake failed).
 async fn transaction(
     conn: &mut AsyncSmtpConnection,
     route: &Route,
@@ -97,26 +105,38 @@ async fn transaction(
     from: &str,
     rcpts: &[String],
     message: &[u8],
-) -> Vec<Outcome> {
+) -> Result<Vec<Outcome>, Vec<Outcome>> {
     if route.tls == TlsMode::Starttls {
         if !conn.can_starttls() {
-            return all(
+            return Ok(all(
                 rcpts,
                 Outcome::Temporary(format!(
                     "{} does not offer STARTTLS, which the route requires",
                     route.host
                 )),
-            );
+            ));
         }
         if let Some(tls) = tls
             && let Err(e) = conn.starttls(tls, client_id).await
         {
-            return all(
+            return Err(all(
                 rcpts,
-                Outcome::Temporary(format!("STARTTLS: {}", describe(&e))),
-            );
+                Outcome::Temporary(format!("STARTTLS with {}: {}", route.host, describe(&e))),
+            ));
         }
     }
+    Ok(send(conn, route, from, rcpts, message).await)
+}
+
+/// AUTH when the route has credentials, then MAIL, RCPT per recipient
+/// and DATA.
+async fn send(
+    conn: &mut AsyncSmtpConnection,
+    route: &Route,
+    from: &str,
+    rcpts: &[String],
+    message: &[u8],
+) -> Vec<Outcome> {
     if let (Some(user), Some(pass)) = (&route.username, &route.password) {
         let creds = Credentials::new(user.clone(), pass.expose().to_string());
         if let Err(e) = conn

@@ -443,6 +443,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 "AUTH is not available on this listener; use the submission port",
             )));
         }
+        if !self.esmtp {
+            return Ok(Some(Reply::new(503, "5.5.1", "Send EHLO first")));
+        }
         if self.authenticated.is_some() {
             return Ok(Some(Reply::new(503, "5.5.1", "Already authenticated")));
         }
