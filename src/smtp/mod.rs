@@ -1,6 +1,7 @@
 //! The SMTP listeners: `inbound` (the MX role) and `submission`.
 
 pub mod data;
+pub mod login;
 pub mod reply;
 pub mod sasl;
 pub mod session;
