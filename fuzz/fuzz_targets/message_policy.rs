@@ -15,8 +15,11 @@ use libfuzzer_sys::fuzz_target;
 fn snapshot() -> &'static Snapshot {
     static SNAPSHOT: OnceLock<Snapshot> = OnceLock::new();
     SNAPSHOT.get_or_init(|| {
-        Snapshot::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config")))
-            .expect("shipped policy")
+        Snapshot::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../config"
+        )))
+        .expect("shipped policy")
     })
 }
 
@@ -29,14 +32,16 @@ fuzz_target!(|data: &[u8]| {
         "editor@localpaper.co.uk".to_string(),
     ];
     for from in ["cllr.smith@example-tc.gov.uk", "clerk@example-tc.gov.uk"] {
-        let envelope =
-            councilgate::check::unverified(councilgate::check::envelope(from, &rcpts));
+        let envelope = councilgate::check::unverified(councilgate::check::envelope(from, &rcpts));
         let at = chrono::DateTime::parse_from_rfc3339("2027-04-14T10:00:00+01:00")
             .expect("time")
             .with_timezone(&chrono::Utc);
         let verdict = snap.evaluate(&envelope, &raw, at);
         if let Some(out) = &verdict.message {
-            assert!(out.len() >= raw.len() / 2, "rewrite lost most of the message");
+            assert!(
+                out.len() >= raw.len() / 2,
+                "rewrite lost most of the message"
+            );
         }
     }
     let changes = Changes {

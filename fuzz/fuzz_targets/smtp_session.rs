@@ -28,7 +28,10 @@ fn world() -> &'static World {
             .expect("settings")
             .replace(
                 "data_dir = \"data\"",
-                &format!("data_dir = {:?}", dir.path().join("data").display().to_string()),
+                &format!(
+                    "data_dir = {:?}",
+                    dir.path().join("data").display().to_string()
+                ),
             )
             .replace("127.0.0.1:2525", "")
             .replace("127.0.0.1:2587", "")
@@ -38,7 +41,10 @@ fn world() -> &'static World {
             .replace("hostname = \"\"", "hostname = \"fuzz.test\"")
             .replace("dns_zone = \"\"", "dns_zone = \"zone.toml\"")
             .replace("max_errors = 10", "max_errors = 1000")
-            .replace("allow_plain_auth_on_loopback = false", "allow_plain_auth_on_loopback = true");
+            .replace(
+                "allow_plain_auth_on_loopback = false",
+                "allow_plain_auth_on_loopback = true",
+            );
         std::fs::write(dir.path().join("councilgate.toml"), settings).expect("write");
         std::fs::write(dir.path().join("zone.toml"), "").expect("zone");
         std::fs::copy(
@@ -94,6 +100,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(line.len() >= 5, "short reply line: {line:?}");
         assert!(line[..3].iter().all(u8::is_ascii_digit), "{line:?}");
         assert!(line[3] == b' ' || line[3] == b'-', "{line:?}");
-        assert!(!line[..line.len() - 2].contains(&b'\r'), "bare CR in a reply: {line:?}");
+        assert!(
+            !line[..line.len() - 2].contains(&b'\r'),
+            "bare CR in a reply: {line:?}"
+        );
     }
 });
