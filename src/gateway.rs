@@ -130,8 +130,11 @@ impl Gateway {
         // Mail from outside: only we may say what we verified, and DMARC
         // decides whether its From is who it claims.
         let from_outside = !envelope.trusted && envelope.authenticated.is_none();
-        if from_outside {
-            message = crate::sender_auth::strip_forged_results(&message, &self.hostname);
+        if from_outside
+            && let std::borrow::Cow::Owned(stripped) =
+                crate::sender_auth::strip_forged_results(&message, &self.hostname)
+        {
+            message = stripped;
         }
         let verifier = self
             .sender_auth
