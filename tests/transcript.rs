@@ -18,6 +18,27 @@ async fn read_all_available(s: &mut tokio::io::DuplexStream) -> String {
     String::from_utf8_lossy(&buf[..n]).to_string()
 }
 
+/// A session of `gateway` on an in-memory stream from `peer`: (client
+/// end, session task).
+fn spawn_session(
+    gateway: std::sync::Arc<councilgate::gateway::Gateway>,
+    listener: ListenerKind,
+    peer: IpAddr,
+) -> (tokio::io::DuplexStream, tokio::task::JoinHandle<()>) {
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    let session = Session::new(
+        server,
+        gateway,
+        SessionConfig {
+            listener,
+            trusted: false,
+        },
+        peer,
+        CancellationToken::new(),
+    );
+    (client, tokio::spawn(session.run()))
+}
+
 /// A session on an in-memory stream, with the clock paused once the
 /// gateway (and its store) is up: (client end, session task, config).
 async fn in_memory_session() -> (
@@ -28,18 +49,12 @@ async fn in_memory_session() -> (
     let cfg = TestConfig::new(None, &[]);
     let app = App::load(cfg.path()).await.expect("app");
     tokio::time::pause();
-    let (client, server) = tokio::io::duplex(64 * 1024);
-    let session = Session::new(
-        server,
+    let (client, task) = spawn_session(
         app.gateway.clone(),
-        SessionConfig {
-            listener: ListenerKind::Inbound,
-            trusted: false,
-        },
+        ListenerKind::Inbound,
         IpAddr::V4(Ipv4Addr::LOCALHOST),
-        CancellationToken::new(),
     );
-    (client, tokio::spawn(session.run()), cfg)
+    (client, task, cfg)
 }
 
 #[tokio::test]
@@ -90,18 +105,7 @@ async fn submission_transcript(
     peer: IpAddr,
     input: &[u8],
 ) -> String {
-    let (mut client, server) = tokio::io::duplex(64 * 1024);
-    let session = Session::new(
-        server,
-        gateway,
-        SessionConfig {
-            listener: ListenerKind::Submission,
-            trusted: false,
-        },
-        peer,
-        CancellationToken::new(),
-    );
-    let task = tokio::spawn(session.run());
+    let (mut client, task) = spawn_session(gateway, ListenerKind::Submission, peer);
     client.write_all(input).await.expect("write");
     let mut out = Vec::new();
     client.read_to_end(&mut out).await.expect("read");
@@ -149,18 +153,11 @@ async fn development_switch_allows_auth_in_clear_from_loopback_only() {
 async fn starttls_swaps_the_in_memory_stream_for_tls() {
     let cfg = TestConfig::new(None, &[]);
     let app = App::load(cfg.path()).await.expect("app");
-    let (client, server) = tokio::io::duplex(64 * 1024);
-    let session = Session::new(
-        server,
+    let (client, task) = spawn_session(
         app.gateway.clone(),
-        SessionConfig {
-            listener: ListenerKind::Inbound,
-            trusted: false,
-        },
+        ListenerKind::Inbound,
         IpAddr::V4(Ipv4Addr::LOCALHOST),
-        CancellationToken::new(),
     );
-    let task = tokio::spawn(session.run());
     let mut client = tokio::io::BufStream::new(client);
     use tokio::io::AsyncBufReadExt;
     async fn replies<S: tokio::io::AsyncBufRead + Unpin>(s: &mut S) -> String {
