@@ -136,30 +136,27 @@ impl Gateway {
         {
             message = stripped;
         }
+        let snapshot = self.policy.load();
+        let evaluate = |envelope: &Envelope, message: &[u8]| {
+            let started = std::time::Instant::now();
+            let verdict = snapshot.evaluate(envelope, message, Utc::now());
+            crate::metrics::policy_time(started.elapsed());
+            verdict
+        };
         let verifier = self
             .sender_auth
             .as_ref()
             .filter(|_| from_outside && envelope.listener == ListenerKind::Inbound);
-        if let Some(v) = verifier {
-            let checked = v.verify(&envelope, &message).await;
-            envelope.sender_verified = checked.dmarc_pass;
-            info!(sender_auth = %checked.summary, "sender authentication");
-            let mut with = format!("Authentication-Results: {}\r\n", checked.results).into_bytes();
-            with.extend_from_slice(&message);
-            message = with;
-        }
-        let snapshot = self.policy.load();
-        let started = std::time::Instant::now();
-        let mut verdict = snapshot.evaluate(&envelope, &message, Utc::now());
-        crate::metrics::policy_time(started.elapsed());
-        // A changed inbound message gets an ARC set, so the next hop can
-        // trust what we verified before we changed it.
-        if let (Some(v), Some(changed)) = (verifier, verdict.message.as_ref())
-            && let Some(mut sealed) = v.arc_seal(&self.signer, &envelope, &message, changed).await
-        {
-            sealed.extend_from_slice(changed);
-            verdict.message = Some(sealed);
-        }
+        let (message, verdict) = match verifier {
+            Some(v) => {
+                v.judge(&self.signer, &mut envelope, &message, evaluate)
+                    .await
+            }
+            None => {
+                let verdict = evaluate(&envelope, &message);
+                (message, verdict)
+            }
+        };
         let rules: Vec<&str> = verdict.rules.iter().map(|r| r.id.as_str()).collect();
         info!(
             decision = verdict.decision.as_str(),

@@ -16,7 +16,6 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use mail_auth::arc::ArcSet;
 use mail_auth::common::crypto::{RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::common::parse::TxtRecordParser;
@@ -35,6 +34,7 @@ use serde::Deserialize;
 use tracing::{info, warn};
 
 use crate::envelope::Envelope;
+use crate::policy::Verdict;
 use crate::settings::{DkimSettings, SenderAuthSettings};
 
 #[derive(Debug, thiserror::Error)]
@@ -289,17 +289,6 @@ macro_rules! with_dns {
 
 // ------------------------------------------------------------ verifying
 
-/// What the checks of one inbound message concluded.
-#[derive(Debug, Clone)]
-pub struct Verification {
-    /// The `Authentication-Results` field, without its name.
-    pub results: String,
-    /// DMARC passed for the From domain (aligned SPF or DKIM).
-    pub dmarc_pass: bool,
-    /// One line for logs and evidence, e.g. `dmarc=fail (example.org)`.
-    pub summary: String,
-}
-
 /// All four checks, with the results in one `Authentication-Results`.
 struct Checked<'x> {
     results: AuthenticationResults<'x>,
@@ -347,7 +336,7 @@ impl Verifier {
 
     async fn check<'x>(
         &'x self,
-        envelope: &'x Envelope,
+        envelope: &Envelope,
         message: &'x AuthenticatedMessage<'x>,
         dkim: &'x mut Vec<DkimOutput<'x>>,
     ) -> Checked<'x> {
@@ -419,42 +408,67 @@ impl Verifier {
         }
     }
 
-    /// SPF, DKIM and DMARC of one inbound message. Past the time limit, or
-    /// for a message that does not parse, the result is unverified.
-    pub async fn verify(&self, envelope: &Envelope, message: &[u8]) -> Verification {
-        let Some(parsed) = AuthenticatedMessage::parse(message) else {
-            return Verification {
-                results: format!("{}; none (message headers do not parse)", self.hostname),
-                dmarc_pass: false,
-                summary: "not checked: headers do not parse".into(),
-            };
-        };
+    /// Checks SPF, DKIM, DMARC and ARC of an inbound `message` once, then:
+    /// marks `envelope.sender_verified` (DMARC pass), puts our
+    /// `Authentication-Results` on top, lets `judge` decide on that message,
+    /// and — when its verdict changed the message — seals the change with an
+    /// ARC set made from the same checks. Past the time limit, or for a
+    /// message whose headers do not parse, the sender is unverified.
+    pub async fn judge(
+        &self,
+        signer: &Signer,
+        envelope: &mut Envelope,
+        message: &[u8],
+        judge: impl FnOnce(&Envelope, &[u8]) -> Verdict,
+    ) -> (Vec<u8>, Verdict) {
+        let parsed = AuthenticatedMessage::parse(message);
         let mut dkim = Vec::new();
-        match tokio::time::timeout(self.timeout, self.check(envelope, &parsed, &mut dkim)).await {
-            Ok(c) => {
+        let checked = match &parsed {
+            Some(p) => tokio::time::timeout(self.timeout, self.check(envelope, p, &mut dkim))
+                .await
+                .ok(),
+            None => None,
+        };
+        let results = match (&checked, &parsed) {
+            (Some(c), _) => {
                 crate::metrics::sender_auth(if c.dmarc_pass { "pass" } else { "fail" });
-                Verification {
-                    results: c.results.to_string(),
-                    dmarc_pass: c.dmarc_pass,
-                    summary: c.summary,
-                }
+                info!(sender_auth = %c.summary, "sender authentication");
+                c.results.to_string()
             }
-            Err(_) => {
+            (None, Some(_)) => {
                 crate::metrics::sender_auth("temperror");
                 warn!(
                     secs = self.timeout.as_secs(),
                     "sender authentication timed out"
                 );
-                Verification {
-                    results: format!(
-                        "{}; dmarc=temperror (DNS did not answer in time)",
-                        self.hostname
-                    ),
-                    dmarc_pass: false,
-                    summary: "dmarc=temperror (DNS timeout)".into(),
+                format!(
+                    "{}; dmarc=temperror (DNS did not answer in time)",
+                    self.hostname
+                )
+            }
+            (None, None) => format!("{}; none (message headers do not parse)", self.hostname),
+        };
+        envelope.sender_verified = checked.as_ref().is_some_and(|c| c.dmarc_pass);
+        let mut full = format!("Authentication-Results: {results}\r\n").into_bytes();
+        full.extend_from_slice(message);
+        let mut verdict = judge(envelope, &full);
+        // A changed message gets an ARC set, so the next hop can trust what
+        // we verified before we changed it.
+        if let (Some(c), Some(sealer), Some(changed)) =
+            (&checked, &signer.arc, verdict.message.as_ref())
+            && let Some(changed_parsed) = AuthenticatedMessage::parse(changed)
+        {
+            match sealer.seal(&changed_parsed, &c.results, &c.arc) {
+                Ok(set) => {
+                    let mut sealed = set.to_header().into_bytes();
+                    sealed.extend_from_slice(changed);
+                    verdict.message = Some(sealed);
                 }
+                // cv=fail: a broken chain cannot be sealed.
+                Err(e) => info!(error = %e, "message not ARC-sealed"),
             }
         }
+        (full, verdict)
     }
 
     /// The DKIM results (`pass d=DOMAIN`, one per signature) and the ARC
@@ -478,34 +492,6 @@ impl Verifier {
             })
             .collect();
         (dkim, dkim_word(arc.result()).to_string())
-    }
-
-    /// An ARC set for `changed`, the gateway's rewrite of the inbound
-    /// `original`: the checks of the original (answered from the cache),
-    /// sealed over the changed message. `None` when there is no sealing key
-    /// or the existing chain is broken (cv=fail cannot be sealed).
-    pub async fn arc_seal(
-        &self,
-        signer: &Signer,
-        envelope: &Envelope,
-        original: &[u8],
-        changed: &[u8],
-    ) -> Option<Vec<u8>> {
-        let sealer = signer.arc.as_ref()?;
-        let parsed = AuthenticatedMessage::parse(original)?;
-        let changed_parsed = AuthenticatedMessage::parse(changed)?;
-        let mut dkim = Vec::new();
-        let c = tokio::time::timeout(self.timeout, self.check(envelope, &parsed, &mut dkim))
-            .await
-            .ok()?;
-        let set: ArcSet<'_> = match sealer.seal(&changed_parsed, &c.results, &c.arc) {
-            Ok(s) => s,
-            Err(e) => {
-                info!(error = %e, "message not ARC-sealed");
-                return None;
-            }
-        };
-        Some(set.to_header().into_bytes())
     }
 }
 
