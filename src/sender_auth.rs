@@ -191,6 +191,17 @@ fn record_set<T>(items: Vec<T>) -> RecordSet<T> {
     }
 }
 
+/// A zone's A or AAAA answers; a name not in it has no address.
+fn addresses<T: Clone>(records: HashMap<String, Vec<T>>) -> DnsCache<Box<str>, RecordSet<T>> {
+    DnsCache::fixed(
+        records
+            .into_iter()
+            .map(|(n, v)| (fqdn(&n), record_set(v)))
+            .collect(),
+        record_set(Vec::new()),
+    )
+}
+
 /// The five caches the checks consult.
 pub struct Dns {
     txt: DnsCache<Box<str>, Txt>,
@@ -245,20 +256,8 @@ impl Dns {
         Dns {
             txt: DnsCache::fixed(txt, Txt::Error(not_found())),
             mx: DnsCache::fixed(mx, record_set(Vec::new())),
-            ipv4: DnsCache::fixed(
-                zone.a
-                    .into_iter()
-                    .map(|(n, v)| (fqdn(&n), record_set(v)))
-                    .collect(),
-                record_set(Vec::new()),
-            ),
-            ipv6: DnsCache::fixed(
-                zone.aaaa
-                    .into_iter()
-                    .map(|(n, v)| (fqdn(&n), record_set(v)))
-                    .collect(),
-                record_set(Vec::new()),
-            ),
+            ipv4: addresses(zone.a),
+            ipv6: addresses(zone.aaaa),
             ptr: DnsCache::fixed(
                 zone.ptr
                     .into_iter()

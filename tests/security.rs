@@ -14,7 +14,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use common::{Client, Gateway, Sink, TestConfig, require};
 use mail_auth::common::headers::HeaderWriter;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufStream};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -32,21 +32,7 @@ fn tls_connector(cfg: &TestConfig) -> tokio_rustls::TlsConnector {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> SmtpClient<S> {
     async fn reply(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            let n = tokio::time::timeout(Duration::from_secs(10), self.stream.read_line(&mut line))
-                .await
-                .expect("reply in time")
-                .expect("read");
-            if n == 0 {
-                return all;
-            }
-            all.push_str(&line);
-            if line.len() < 4 || line.as_bytes()[3] != b'-' {
-                return all;
-            }
-        }
+        common::read_reply(&mut self.stream).await
     }
 
     async fn send(&mut self, bytes: &[u8]) {

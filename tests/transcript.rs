@@ -159,25 +159,21 @@ async fn starttls_swaps_the_in_memory_stream_for_tls() {
         IpAddr::V4(Ipv4Addr::LOCALHOST),
     );
     let mut client = tokio::io::BufStream::new(client);
-    use tokio::io::AsyncBufReadExt;
-    async fn replies<S: tokio::io::AsyncBufRead + Unpin>(s: &mut S) -> String {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            s.read_line(&mut line).await.expect("read");
-            all.push_str(&line);
-            if line.len() < 4 || line.as_bytes()[3] != b'-' {
-                return all;
-            }
-        }
-    }
-    assert!(replies(&mut client).await.starts_with("220"));
+    assert!(common::read_reply(&mut client).await.starts_with("220"));
     client.write_all(b"EHLO a\r\n").await.expect("w");
     client.flush().await.expect("f");
-    assert!(replies(&mut client).await.contains("250-STARTTLS"));
+    assert!(
+        common::read_reply(&mut client)
+            .await
+            .contains("250-STARTTLS")
+    );
     client.write_all(b"STARTTLS\r\n").await.expect("w");
     client.flush().await.expect("f");
-    assert!(replies(&mut client).await.starts_with("220 2.0.0"));
+    assert!(
+        common::read_reply(&mut client)
+            .await
+            .starts_with("220 2.0.0")
+    );
     let name = rustls::pki_types::ServerName::try_from("gw.test").expect("name");
     let tls = tokio_rustls::TlsConnector::from(common::tls_client_config(&cfg))
         .connect(name, client.into_inner())
@@ -186,11 +182,11 @@ async fn starttls_swaps_the_in_memory_stream_for_tls() {
     let mut tls = tokio::io::BufStream::new(tls);
     tls.write_all(b"EHLO a\r\n").await.expect("w");
     tls.flush().await.expect("f");
-    let ehlo = replies(&mut tls).await;
+    let ehlo = common::read_reply(&mut tls).await;
     assert!(ehlo.starts_with("250-"), "{ehlo}");
     assert!(!ehlo.contains("STARTTLS"), "not offered twice: {ehlo}");
     tls.write_all(b"QUIT\r\n").await.expect("w");
     tls.flush().await.expect("f");
-    assert!(replies(&mut tls).await.starts_with("221"));
+    assert!(common::read_reply(&mut tls).await.starts_with("221"));
     task.await.expect("ends");
 }

@@ -256,6 +256,26 @@ pub fn tls_client_config(cfg: &TestConfig) -> Arc<rustls::ClientConfig> {
     )
 }
 
+/// Reads one whole (possibly multi-line) SMTP reply; empty at end of
+/// stream. Ten seconds at most.
+pub async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> String {
+    let mut all = String::new();
+    loop {
+        let mut line = String::new();
+        let n = tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line))
+            .await
+            .expect("reply in time")
+            .expect("read");
+        if n == 0 {
+            return all;
+        }
+        all.push_str(&line);
+        if line.len() < 4 || line.as_bytes()[3] != b'-' {
+            return all;
+        }
+    }
+}
+
 /// A gateway running in this process.
 pub struct Gateway {
     pub inbound: SocketAddr,
@@ -321,21 +341,7 @@ impl Client {
 
     /// Reads one whole (possibly multi-line) reply.
     pub async fn reply(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            let n = tokio::time::timeout(Duration::from_secs(10), self.stream.read_line(&mut line))
-                .await
-                .expect("reply in time")
-                .expect("read");
-            if n == 0 {
-                return all;
-            }
-            all.push_str(&line);
-            if line.len() < 4 || line.as_bytes()[3] == b' ' {
-                return all;
-            }
-        }
+        read_reply(&mut self.stream).await
     }
 
     pub async fn cmd(&mut self, line: &str) -> String {
