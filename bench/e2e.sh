@@ -42,6 +42,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_port() { for _ in $(seq 1 200); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; return 1; }
 SMTP_SOURCE=$(command -v smtp-source || echo /usr/sbin/smtp-source)
 SMTP_SINK=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
+for tool in "$SMTP_SOURCE" "$SMTP_SINK"; do
+  [ -x "$tool" ] || { echo "$tool not found: install Debian's postfix package" >&2; exit 2; }
+done
 
 # A fresh smtp-sink counting messages; echoes "pid port logfile".
 start_sink() {

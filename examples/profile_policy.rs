@@ -1,5 +1,6 @@
 //! Runs all default rules on a 10 KB reply in a loop, for a profiler:
 //! `cargo build --release --example profile_policy && perf record target/release/examples/profile_policy`.
+//! `profile_policy N FILE` runs them on a message of your own instead.
 
 use std::path::Path;
 
@@ -16,7 +17,10 @@ fn main() {
     while m.len() < 10 * 1024 {
         m.push_str("> Could you let me know how many bookings we have for the hall in December? I need the figures.\r\n>\r\n");
     }
-    let raw = m.into_bytes();
+    let raw = match std::env::args().nth(2) {
+        Some(path) => std::fs::read(&path).expect("message file"),
+        None => m.into_bytes(),
+    };
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())

@@ -49,7 +49,7 @@ pub enum StartError {
 /// A gateway ready to run: everything loaded, nothing listening yet.
 pub struct App {
     pub gateway: Arc<Gateway>,
-    queue_rx: tokio::sync::mpsc::UnboundedReceiver<String>,
+    queue_rx: tokio::sync::mpsc::UnboundedReceiver<queue::Queued>,
     queue_config: QueueConfig,
 }
 
@@ -128,6 +128,7 @@ impl App {
             postmaster: postmaster.clone(),
             data_dir: data_dir.clone(),
             signer: signer.clone(),
+            pool: Default::default(),
         };
         let gateway = Arc::new(Gateway {
             settings,

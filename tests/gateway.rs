@@ -577,18 +577,12 @@ async fn upstream_down_then_back_delivers_once() {
     assert!(c.reply().await.starts_with("250"));
     let spool = cfg.data_dir().join("spool");
     let json_count = || spooled(&spool);
-    // A failed attempt is recorded and the message stays queued.
+    // A failed attempt is recorded (on disk, as another process reads it)
+    // and the message stays queued.
     let recorded = wait_until(WAIT, || {
-        std::fs::read_dir(&spool)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .any(|e| {
-                std::fs::read_to_string(e.path())
-                    .unwrap_or_default()
-                    .contains("\"attempts\": 1")
-            })
+        councilgate::queue::spool::Spool::open_shared(&spool)
+            .and_then(|s| s.list())
+            .is_ok_and(|(entries, _)| entries.iter().any(|e| e.attempts == 1))
     })
     .await;
     assert!(recorded, "first attempt failed and was recorded");
@@ -602,6 +596,58 @@ async fn upstream_down_then_back_delivers_once() {
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(sink.messages().len(), 1, "delivered exactly once");
+    gw.stop().await;
+}
+
+/// Sends `n` messages one at a time, each delivered (and its upstream
+/// connection back in the pool, which comes before the removal from the
+/// spool) before the next is sent.
+async fn deliver_one_at_a_time(gw: &Gateway, sink: &Sink, spool: &std::path::Path, n: usize) {
+    for i in 0..n {
+        let mut c = Client::connect(gw.submission).await;
+        c.cmd("EHLO client.example").await;
+        c.cmd("MAIL FROM:<clerk@example-tc.gov.uk>").await;
+        c.cmd("RCPT TO:<someone@example.org>").await;
+        c.cmd("DATA").await;
+        c.send(format!("Subject: number {i}\r\n\r\nhello\r\n.\r\n").as_bytes())
+            .await;
+        assert!(c.reply().await.starts_with("250"));
+        c.cmd("QUIT").await;
+        assert_eq!(sink.wait_for(i + 1, WAIT).await.len(), i + 1);
+        assert!(wait_until(WAIT, || spooled(spool) == 0).await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_to_one_route_reuse_the_upstream_connection() {
+    let sink = Sink::start().await;
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let gw = Gateway::start(&cfg).await;
+    let n = 10;
+    let spool = cfg.data_dir().join("spool");
+    // One idle connection serves all.
+    deliver_one_at_a_time(&gw, &sink, &spool, n).await;
+    let connections = sink.connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(connections, 1, "{n} messages over one connection");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_the_upstream_closed_is_replaced_and_nothing_is_lost() {
+    let sink = Sink::start().await;
+    sink.behaviour.lock().expect("lock").close_after_message = true;
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let gw = Gateway::start(&cfg).await;
+    let n = 5;
+    let spool = cfg.data_dir().join("spool");
+    deliver_one_at_a_time(&gw, &sink, &spool, n).await;
+    // Nothing deferred: the stale connection was noticed before MAIL was
+    // answered and the message went over a new one at once.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.messages().len(), n, "each delivered exactly once");
+    assert_eq!(spooled(&spool), 0, "nothing left queued");
+    let connections = sink.connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(connections, n, "a new connection for each message");
     gw.stop().await;
 }
 

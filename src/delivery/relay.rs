@@ -4,7 +4,9 @@
 //! refused, so the transaction is driven command by command here to get a
 //! reply for each recipient.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use lettre::address::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -35,8 +37,123 @@ fn all(rcpts: &[String], outcome: Outcome) -> Vec<Outcome> {
     rcpts.iter().map(|_| outcome.clone()).collect()
 }
 
-/// Delivers one message to `rcpts` through `route`; one outcome per recipient.
+/// Idle connections to next hops, kept for the next message to the same
+/// route (as Postfix's connection cache does): a message then costs one
+/// SMTP transaction, not a TCP connect, EHLO, STARTTLS and AUTH as well.
+#[derive(Default)]
+pub struct Pool {
+    idle: Mutex<HashMap<String, Vec<Idle>>>,
+}
+
+struct Idle {
+    conn: AsyncSmtpConnection,
+    since: Instant,
+    /// Transactions already sent over it.
+    used: u32,
+}
+
+/// An idle connection is closed after this long unused.
+pub const IDLE_LIMIT: Duration = Duration::from_secs(5);
+/// A connection is closed after this many messages (a fresh one is made).
+pub const REUSE_LIMIT: u32 = 100;
+/// At most this many idle connections are kept per route.
+const IDLE_PER_ROUTE: usize = 32;
+
+/// Routes that share a pool entry: same host, port, TLS and login.
+fn pool_key(route: &Route) -> String {
+    format!(
+        "{}:{}:{:?}:{}:{}",
+        route.host,
+        route.port,
+        route.tls,
+        route.tls_insecure,
+        route.username.as_deref().unwrap_or("")
+    )
+}
+
+impl Pool {
+    fn take(&self, key: &str) -> Option<Idle> {
+        let mut idle = self.idle.lock().ok()?;
+        let list = idle.get_mut(key)?;
+        while let Some(i) = list.pop() {
+            if i.since.elapsed() < IDLE_LIMIT {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// Keeps a connection after a clean transaction, or gives it back to be
+    /// closed when there is no room or it has served enough.
+    fn put(
+        &self,
+        key: String,
+        conn: AsyncSmtpConnection,
+        used: u32,
+    ) -> Option<AsyncSmtpConnection> {
+        if used >= REUSE_LIMIT || conn.has_broken() {
+            return Some(conn);
+        }
+        let Ok(mut idle) = self.idle.lock() else {
+            return Some(conn);
+        };
+        let list = idle.entry(key).or_default();
+        if list.len() >= IDLE_PER_ROUTE {
+            return Some(conn);
+        }
+        list.push(Idle {
+            conn,
+            since: Instant::now(),
+            used,
+        });
+        None
+    }
+
+    /// Closes (QUIT) the connections idle longer than [`IDLE_LIMIT`].
+    pub async fn close_idle(&self) {
+        self.close_older_than(IDLE_LIMIT).await
+    }
+
+    /// Closes every idle connection (shutdown).
+    pub async fn close_all(&self) {
+        self.close_older_than(Duration::ZERO).await
+    }
+
+    async fn close_older_than(&self, age: Duration) {
+        let expired: Vec<AsyncSmtpConnection> = match self.idle.lock() {
+            Ok(mut idle) => {
+                let mut out = Vec::new();
+                for list in idle.values_mut() {
+                    let (old, keep): (Vec<Idle>, Vec<Idle>) =
+                        list.drain(..).partition(|i| i.since.elapsed() >= age);
+                    *list = keep;
+                    out.extend(old.into_iter().map(|i| i.conn));
+                }
+                idle.retain(|_, l| !l.is_empty());
+                out
+            }
+            Err(_) => Vec::new(),
+        };
+        for mut conn in expired {
+            let _ = conn.quit().await;
+        }
+    }
+
+    /// How many idle connections are kept (for tests and metrics).
+    pub fn idle_count(&self) -> usize {
+        self.idle
+            .lock()
+            .map(|i| i.values().map(Vec::len).sum())
+            .unwrap_or(0)
+    }
+}
+
+/// Delivers one message to `rcpts` through `route`; one outcome per
+/// recipient. Uses an idle connection to the route when there is one; if
+/// that turns out to have been closed by the peer before it answered, the
+/// message goes over a fresh connection instead.
 pub async fn deliver(
+    pool: &Pool,
     route: &Route,
     hostname: &str,
     timeout: Duration,
@@ -44,6 +161,49 @@ pub async fn deliver(
     rcpts: &[String],
     message: &[u8],
 ) -> Vec<Outcome> {
+    let key = pool_key(route);
+    let (mut conn, mut used, reused) = match pool.take(&key) {
+        Some(i) => (i.conn, i.used, true),
+        None => match open(route, hostname, timeout).await {
+            Ok(c) => (c, 0, false),
+            Err(outcome) => return all(rcpts, outcome),
+        },
+    };
+    let mut sent = send(&mut conn, from, rcpts, message, reused).await;
+    if matches!(sent, Sent::Stale) {
+        conn = match open(route, hostname, timeout).await {
+            Ok(c) => c,
+            Err(outcome) => return all(rcpts, outcome),
+        };
+        used = 0;
+        sent = send(&mut conn, from, rcpts, message, false).await;
+    }
+    match sent {
+        Sent::Done { outcomes, reusable } => {
+            if reusable {
+                if let Some(mut c) = pool.put(key, conn, used + 1) {
+                    let _ = c.quit().await;
+                }
+            } else {
+                conn.abort().await;
+            }
+            outcomes
+        }
+        // Only a reused connection can be stale, and the retry is fresh.
+        Sent::Stale => all(
+            rcpts,
+            Outcome::Temporary(format!("connection to {} closed", route.host)),
+        ),
+    }
+}
+
+/// A new connection to the route's next hop: connect, EHLO, STARTTLS and
+/// AUTH as the route says.
+async fn open(
+    route: &Route,
+    hostname: &str,
+    timeout: Duration,
+) -> Result<AsyncSmtpConnection, Outcome> {
     let client_id = ClientId::Domain(hostname.to_string());
     let tls = if route.tls == TlsMode::None {
         None
@@ -54,7 +214,7 @@ pub async fn deliver(
             .build_rustls()
         {
             Ok(t) => Some(t),
-            Err(e) => return all(rcpts, Outcome::Temporary(format!("TLS setup: {e}"))),
+            Err(e) => return Err(Outcome::Temporary(format!("TLS setup: {e}"))),
         }
     };
     let implicit = if route.tls == TlsMode::Tls {
@@ -62,81 +222,58 @@ pub async fn deliver(
     } else {
         None
     };
-    let mut conn = match AsyncSmtpConnection::connect_tokio1(
-        (route.host.as_str(), route.port),
-        Some(timeout),
-        &client_id,
-        implicit,
-        None,
-    )
-    .await
-    {
-        Ok(c) => c,
-        Err(e) => {
-            return all(
-                rcpts,
-                Outcome::Temporary(format!(
-                    "connect to {}:{}: {}",
-                    route.host,
-                    route.port,
-                    describe(&e)
-                )),
-            );
-        }
+    let connect_error =
+        |e: String| Outcome::Temporary(format!("connect to {}:{}: {e}", route.host, route.port));
+    let mut conn = if implicit.is_some() {
+        AsyncSmtpConnection::connect_tokio1(
+            (route.host.as_str(), route.port),
+            Some(timeout),
+            &client_id,
+            implicit,
+            None,
+        )
+        .await
+        .map_err(|e| connect_error(describe(&e)))?
+    } else {
+        // Our own socket, so Nagle's algorithm is off: lettre writes a
+        // message and its final "." separately, and the second write would
+        // otherwise wait for the peer's delayed ACK (40 ms on Linux).
+        let tcp = tokio::time::timeout(
+            timeout,
+            tokio::net::TcpStream::connect((route.host.as_str(), route.port)),
+        )
+        .await
+        .map_err(|_| connect_error(format!("no answer within {} s", timeout.as_secs())))?
+        .map_err(|e| connect_error(e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        tokio::time::timeout(
+            timeout,
+            AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &client_id),
+        )
+        .await
+        .map_err(|_| connect_error(format!("no greeting within {} s", timeout.as_secs())))?
+        .map_err(|e| connect_error(describe(&e)))?
     };
-    match transaction(&mut conn, route, tls, &client_id, from, rcpts, message).await {
-        Ok(outcomes) => {
-            let _ = conn.quit().await;
-            outcomes
-        }
-        // A failed TLS handshake leaves lettre's connection without a
-        // stream (using it panics): drop it unused.
-        Err(outcomes) => outcomes,
-    }
-}
-
-/// One transaction; `Err` when the connection must not be used again
-/// (the STARTTLS handshake failed).
-async fn transaction(
-    conn: &mut AsyncSmtpConnection,
-    route: &Route,
-    tls: Option<TlsParameters>,
-    client_id: &ClientId,
-    from: &str,
-    rcpts: &[String],
-    message: &[u8],
-) -> Result<Vec<Outcome>, Vec<Outcome>> {
     if route.tls == TlsMode::Starttls {
         if !conn.can_starttls() {
-            return Ok(all(
-                rcpts,
-                Outcome::Temporary(format!(
-                    "{} does not offer STARTTLS, which the route requires",
-                    route.host
-                )),
-            ));
+            let _ = conn.quit().await;
+            return Err(Outcome::Temporary(format!(
+                "{} does not offer STARTTLS, which the route requires",
+                route.host
+            )));
         }
         if let Some(tls) = tls
-            && let Err(e) = conn.starttls(tls, client_id).await
+            && let Err(e) = conn.starttls(tls, &client_id).await
         {
-            return Err(all(
-                rcpts,
-                Outcome::Temporary(format!("STARTTLS with {}: {}", route.host, describe(&e))),
-            ));
+            // A failed TLS handshake leaves lettre's connection without a
+            // stream (using it panics): drop it unused.
+            return Err(Outcome::Temporary(format!(
+                "STARTTLS with {}: {}",
+                route.host,
+                describe(&e)
+            )));
         }
     }
-    Ok(send(conn, route, from, rcpts, message).await)
-}
-
-/// AUTH when the route has credentials, then MAIL, RCPT per recipient
-/// and DATA.
-async fn send(
-    conn: &mut AsyncSmtpConnection,
-    route: &Route,
-    from: &str,
-    rcpts: &[String],
-    message: &[u8],
-) -> Vec<Outcome> {
     if let (Some(user), Some(pass)) = (&route.username, &route.password) {
         let creds = Credentials::new(user.clone(), pass.expose().to_string());
         if let Err(e) = conn
@@ -144,18 +281,46 @@ async fn send(
             .await
         {
             // Never log the password; the error text does not contain it.
-            return all(rcpts, classify(&e));
+            conn.abort().await;
+            return Err(classify(&e));
         }
     }
+    Ok(conn)
+}
+
+/// What one transaction came to.
+enum Sent {
+    Done {
+        outcomes: Vec<Outcome>,
+        /// The peer is ready for another transaction on this connection.
+        reusable: bool,
+    },
+    /// A reused connection failed before the peer answered anything: it
+    /// had been closed while idle. Nothing was delivered.
+    Stale,
+}
+
+/// MAIL, RCPT per recipient and DATA.
+async fn send(
+    conn: &mut AsyncSmtpConnection,
+    from: &str,
+    rcpts: &[String],
+    message: &[u8],
+    reused: bool,
+) -> Sent {
+    let done = |outcomes: Vec<Outcome>, reusable: bool| Sent::Done { outcomes, reusable };
     let sender = if from.is_empty() {
         None
     } else {
         match from.parse::<Address>() {
             Ok(a) => Some(a),
             Err(e) => {
-                return all(
-                    rcpts,
-                    Outcome::Permanent(format!("sender <{from}> is not usable: {e}")),
+                return done(
+                    all(
+                        rcpts,
+                        Outcome::Permanent(format!("sender <{from}> is not usable: {e}")),
+                    ),
+                    true,
                 );
             }
         }
@@ -169,14 +334,22 @@ async fn send(
         if conn.server_info().supports_feature(Extension::SmtpUtfEight) {
             params.push(MailParameter::SmtpUtfEight);
         } else {
-            return all(
-                rcpts,
-                Outcome::Permanent("upstream lacks SMTPUTF8 for a non-ASCII address".into()),
+            return done(
+                all(
+                    rcpts,
+                    Outcome::Permanent("upstream lacks SMTPUTF8 for a non-ASCII address".into()),
+                ),
+                true,
             );
         }
     }
     if let Err(e) = conn.command(Mail::new(sender, params)).await {
-        return all(rcpts, classify(&e));
+        if reused && e.status().is_none() {
+            return Sent::Stale;
+        }
+        // Refused with a reply: no transaction is open.
+        let reusable = e.status().is_some() && !route_says_closing(&e);
+        return done(all(rcpts, classify(&e)), reusable);
     }
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(rcpts.len());
     for r in rcpts {
@@ -186,13 +359,26 @@ async fn send(
             ))),
             Ok(addr) => match conn.command(Rcpt::new(addr, vec![])).await {
                 Ok(_) => None,
-                Err(e) => Some(classify(&e)),
+                Err(e) => {
+                    if e.status().is_none() {
+                        // The connection itself failed: nothing more on it.
+                        let failed = classify(&e);
+                        let mut rest: Vec<Outcome> = outcomes
+                            .into_iter()
+                            .map(|o| o.unwrap_or_else(|| failed.clone()))
+                            .collect();
+                        rest.resize(rcpts.len(), failed);
+                        return done(rest, false);
+                    }
+                    Some(classify(&e))
+                }
             },
         };
         outcomes.push(outcome);
     }
     if outcomes.iter().all(Option::is_some) {
-        return outcomes.into_iter().flatten().collect();
+        // The transaction is still open (MAIL was accepted): not reused.
+        return done(outcomes.into_iter().flatten().collect(), false);
     }
     // lettre appends CRLF.CRLF itself; the stored message already ends with
     // the CRLF of its last line, so hand over all but that CRLF to keep the
@@ -202,6 +388,11 @@ async fn send(
         Ok(_) => conn.message(body).await,
         Err(e) => Err(e),
     };
+    // After the reply to the message (or to DATA) the transaction is over.
+    let reusable = match &result {
+        Ok(_) => true,
+        Err(e) => e.status().is_some() && !route_says_closing(e),
+    };
     let accepted = match result {
         Ok(resp) => Outcome::Delivered(format!(
             "{} {}",
@@ -210,8 +401,16 @@ async fn send(
         )),
         Err(e) => classify(&e),
     };
-    outcomes
-        .into_iter()
-        .map(|o| o.unwrap_or_else(|| accepted.clone()))
-        .collect()
+    done(
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| accepted.clone()))
+            .collect(),
+        reusable,
+    )
+}
+
+/// 421: the peer is closing the connection.
+fn route_says_closing(e: &lettre::transport::smtp::Error) -> bool {
+    e.status().is_some_and(|c| c.to_string() == "421")
 }

@@ -121,21 +121,27 @@ pub fn normalise(s: &str) -> String {
 }
 
 fn normalise_ascii(s: &str) -> String {
+    // Word by word: each run between white space is copied whole and
+    // lower-cased in place, which is several times faster than a byte at a
+    // time on long text.
     let mut out = Vec::with_capacity(s.len());
-    let mut space = false;
-    for &b in s.as_bytes() {
-        if b.is_ascii_whitespace() {
-            space = true;
-            continue;
-        }
-        if space && !out.is_empty() {
+    for word in s
+        .as_bytes()
+        .split(u8::is_ascii_whitespace)
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
             out.push(b' ');
         }
-        space = false;
-        out.push(match b {
-            b'`' => b'\'',
-            b => b.to_ascii_lowercase(),
-        });
+        let start = out.len();
+        out.extend_from_slice(word);
+        let word = &mut out[start..];
+        word.make_ascii_lowercase();
+        if word.contains(&b'`') {
+            for b in word.iter_mut().filter(|b| **b == b'`') {
+                *b = b'\'';
+            }
+        }
     }
     // Only ASCII bytes were written.
     String::from_utf8(out).unwrap_or_default()
@@ -243,5 +249,22 @@ mod tests {
     fn bad_pattern_is_refused_with_its_name() {
         let e = Lexicon::parse("[a]\nx_patterns = [\"(\"]\n", "w.toml").expect_err("bad");
         assert!(e.to_string().contains("a.x_patterns"), "{e}");
+    }
+
+    #[test]
+    fn ascii_text_is_folded_like_any_other() {
+        let cases = [
+            ("  Hello\t World `x` \r\n", "hello world 'x'"),
+            ("ONE", "one"),
+            ("", ""),
+            (" \r\n\t ", ""),
+            ("a\x0cb", "a b"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalise(input), want, "{input:?}");
+        }
+        // The same words with a non-ASCII letter take the general path and
+        // fold alike.
+        assert_eq!(normalise("  Caf\u{e9}\t World `x` "), "caf\u{e9} world 'x'");
     }
 }

@@ -35,8 +35,19 @@ pub const FLUSH_TRIGGER: &str = "queue.flush";
 /// Handle used by sessions and notices to put messages on the queue.
 pub struct Queue {
     spool: Spool,
-    tx: mpsc::UnboundedSender<String>,
+    tx: mpsc::UnboundedSender<Queued>,
 }
+
+/// A message for the runner: its id and, while memory allows, its bytes,
+/// so the first attempt need not read back what was just written.
+pub struct Queued {
+    id: String,
+    message: Option<Arc<Vec<u8>>>,
+}
+
+/// Bytes of just-queued messages the runner keeps in memory at most; past
+/// this, attempts read the spool.
+const WARM_BYTES: usize = 64 * 1024 * 1024;
 
 /// What the runner needs to deliver and bounce.
 #[derive(Clone)]
@@ -47,6 +58,8 @@ pub struct QueueConfig {
     pub data_dir: PathBuf,
     /// DKIM keys: mail from the council's domains is signed as it leaves.
     pub signer: Arc<crate::sender_auth::Signer>,
+    /// Idle connections to the next hops, reused by later deliveries.
+    pub pool: Arc<delivery::relay::Pool>,
 }
 
 fn header_value(message: &[u8], name: &str) -> Option<String> {
@@ -76,7 +89,7 @@ fn header_value(message: &[u8], name: &str) -> Option<String> {
     None
 }
 
-/// Runs a blocking spool operation off the async threads.
+/// Runs a blocking spool read off the async threads.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> io::Result<T> + Send + 'static,
 ) -> io::Result<T> {
@@ -85,11 +98,33 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| io::Error::other(format!("spool task failed: {e}")))?
 }
 
+/// The bytes of messages queued but not yet attempted, within [`WARM_BYTES`].
+#[derive(Default)]
+struct Warm {
+    messages: HashMap<String, Arc<Vec<u8>>>,
+    bytes: usize,
+}
+
+impl Warm {
+    fn keep(&mut self, id: &str, message: Arc<Vec<u8>>) {
+        if self.bytes + message.len() <= WARM_BYTES && !self.messages.contains_key(id) {
+            self.bytes += message.len();
+            self.messages.insert(id.to_string(), message);
+        }
+    }
+
+    fn take(&mut self, id: &str) -> Option<Arc<Vec<u8>>> {
+        let m = self.messages.remove(id)?;
+        self.bytes -= m.len();
+        Some(m)
+    }
+}
+
 impl Queue {
     /// Opens the spool under `data_dir/spool`; the receiver goes to [`run`].
     pub fn open(
         data_dir: &std::path::Path,
-    ) -> io::Result<(Arc<Queue>, mpsc::UnboundedReceiver<String>)> {
+    ) -> io::Result<(Arc<Queue>, mpsc::UnboundedReceiver<Queued>)> {
         let spool = Spool::open(data_dir.join("spool"))?;
         let (tx, rx) = mpsc::unbounded_channel();
         Ok((Arc::new(Queue { spool, tx }), rx))
@@ -124,11 +159,13 @@ impl Queue {
     ) -> io::Result<String> {
         let mut entry = SpoolEntry::new(&id, mail_from, recipients, received);
         entry.message_id = header_value(&message[..], "Message-ID");
-        let spool = self.spool.clone();
-        blocking(move || spool.store(&entry, &message)).await?;
+        self.spool.store(entry, message.clone()).await?;
         // The runner may be gone during shutdown; the spool has the message
         // and the next start delivers it.
-        let _ = self.tx.send(id.clone());
+        let _ = self.tx.send(Queued {
+            id: id.clone(),
+            message: Some(message),
+        });
         Ok(id)
     }
 }
@@ -144,7 +181,7 @@ fn backoff(settings: &Settings, attempts: u32) -> i64 {
 /// `shutdown_grace_secs` to finish.
 pub async fn run(
     queue: Arc<Queue>,
-    mut rx: mpsc::UnboundedReceiver<String>,
+    mut rx: mpsc::UnboundedReceiver<Queued>,
     cfg: QueueConfig,
     shutdown: CancellationToken,
 ) {
@@ -169,6 +206,7 @@ pub async fn run(
     let mut in_flight: HashSet<String> = HashSet::new();
     // Ids that arrived again while in flight (a flush): run once more after.
     let mut again: HashMap<String, i64> = HashMap::new();
+    let mut warm = Warm::default();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -189,10 +227,11 @@ pub async fn run(
             }
             let q = queue.clone();
             let c = cfg.clone();
+            let message = warm.take(&id);
             let span = info_span!("delivery", queue_id = %id);
             running.spawn(
                 async move {
-                    let next = attempt(&q, &c, &id).await;
+                    let next = attempt(&q, &c, &id, message).await;
                     (id, next)
                 }
                 .instrument(span),
@@ -205,7 +244,10 @@ pub async fn run(
         };
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            Some(id) = rx.recv() => {
+            Some(Queued { id, message }) = rx.recv() => {
+                if let Some(m) = message {
+                    warm.keep(&id, m);
+                }
                 if in_flight.contains(&id) {
                     again.insert(id, Utc::now().timestamp());
                 } else {
@@ -226,6 +268,8 @@ pub async fn run(
             }
             _ = tokio::time::sleep(sleep_for) => {}
             _ = tick.tick() => {
+                let pool = cfg.pool.clone();
+                tokio::spawn(async move { pool.close_idle().await });
                 if flush_path.exists() {
                     let _ = std::fs::remove_file(&flush_path);
                     let now = Utc::now().timestamp();
@@ -244,14 +288,27 @@ pub async fn run(
         warn!("deliveries still running at shutdown were stopped; they will be retried");
         running.abort_all();
     }
+    let close = cfg.pool.close_all();
+    let _ = tokio::time::timeout(Duration::from_secs(2), close).await;
 }
 
 /// One delivery attempt for every pending recipient. Returns the next
 /// attempt time when recipients remain pending.
-async fn attempt(queue: &Queue, cfg: &QueueConfig, id: &str) -> Option<i64> {
+async fn attempt(
+    queue: &Queue,
+    cfg: &QueueConfig,
+    id: &str,
+    warm: Option<Arc<Vec<u8>>>,
+) -> Option<i64> {
     let spool = queue.spool.clone();
     let owned = id.to_string();
-    let loaded = blocking(move || Ok((spool.entry(&owned)?, spool.message(&owned)?))).await;
+    let loaded = match (spool.entry(id), warm) {
+        (Ok(entry), Some(message)) => Ok((entry, Arc::unwrap_or_clone(message))),
+        (Ok(entry), None) => blocking(move || spool.message(&owned))
+            .await
+            .map(|m| (entry, m)),
+        (Err(e), _) => Err(e),
+    };
     let (mut entry, message) = match loaded {
         Ok(x) => x,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
@@ -295,6 +352,7 @@ async fn attempt(queue: &Queue, cfg: &QueueConfig, id: &str) -> Option<i64> {
         let outcomes = match route {
             Some(ri) => {
                 delivery::relay::deliver(
+                    &cfg.pool,
                     &settings.routes[ri],
                     &cfg.hostname,
                     timeout,
@@ -404,17 +462,15 @@ async fn attempt(queue: &Queue, cfg: &QueueConfig, id: &str) -> Option<i64> {
         info!(to = %entry.mail_from, count = newly_failed.len(), "bounce queued");
     }
     let pending = entry.pending().count();
-    let spool = queue.spool.clone();
     if pending == 0 {
-        let id = entry.id.clone();
-        if let Err(e) = blocking(move || spool.remove(&id)).await {
+        if let Err(e) = queue.spool.remove(&entry.id) {
             warn!(error = %e, "cannot remove delivered message from spool");
         }
         return None;
     }
     entry.next_attempt = now + backoff(settings, entry.attempts);
     let next = entry.next_attempt;
-    if let Err(e) = blocking(move || spool.update(&entry)).await {
+    if let Err(e) = queue.spool.update(entry).await {
         warn!(error = %e, "cannot record delivery state");
     }
     Some(next)

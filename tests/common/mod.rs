@@ -37,6 +37,9 @@ pub struct SinkBehaviour {
     pub defer_all: bool,
     /// This share of RCPTs (0.0–1.0) answered 451, at random.
     pub defer_ratio: f64,
+    /// Close the connection, without a word, after each message stored
+    /// (a server that hangs up on idle clients).
+    pub close_after_message: bool,
 }
 
 /// An in-test SMTP server used as the upstream.
@@ -44,6 +47,8 @@ pub struct Sink {
     pub addr: SocketAddr,
     pub received: Arc<Mutex<Vec<Delivered>>>,
     pub behaviour: Arc<Mutex<SinkBehaviour>>,
+    /// Connections accepted so far.
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
     stop: CancellationToken,
 }
 
@@ -64,13 +69,20 @@ impl Sink {
         let received = Arc::new(Mutex::new(Vec::new()));
         let behaviour = Arc::new(Mutex::new(SinkBehaviour::default()));
         let stop = CancellationToken::new();
-        let (r, b, s) = (received.clone(), behaviour.clone(), stop.clone());
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (r, b, s, n) = (
+            received.clone(),
+            behaviour.clone(),
+            stop.clone(),
+            connections.clone(),
+        );
         tokio::spawn(async move {
             loop {
                 let (stream, _) = tokio::select! {
                     _ = s.cancelled() => return,
                     a = listener.accept() => match a { Ok(x) => x, Err(_) => continue },
                 };
+                n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let (r, b) = (r.clone(), b.clone());
                 tokio::spawn(async move {
                     let _ = sink_session(stream, r, b).await;
@@ -81,6 +93,7 @@ impl Sink {
             addr,
             received,
             behaviour,
+            connections,
             stop,
         }
     }
@@ -170,6 +183,9 @@ async fn sink_session(
                 data,
             });
             wr.write_all(b"250 2.0.0 stored\r\n").await?;
+            if behaviour.lock().expect("lock").close_after_message {
+                return Ok(());
+            }
         } else if upper.starts_with("QUIT") {
             wr.write_all(b"221 bye\r\n").await?;
             return Ok(());
@@ -435,14 +451,11 @@ pub fn without_received(data: &[u8]) -> &[u8] {
     &data[skip_field(i)..]
 }
 
-/// Committed messages (`.json` entries) in a spool folder.
+/// Committed messages in a spool folder, read from disk as another
+/// process (`councilgate queue list`) reads them.
 pub fn spooled(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-                .count()
-        })
+    councilgate::queue::spool::Spool::open_shared(dir)
+        .and_then(|s| s.len())
         .unwrap_or(0)
 }
 
