@@ -111,7 +111,7 @@ CONF
       "$BIN" --config "$cg/etc" serve > "$cg/log" 2>&1 &
     cgpid=$!; PIDS+=($cgpid); wait_port "$cport"
     T[councilgate]+="$(run_load "$cport" "$COUNT" "$SIZE" "$SESSIONS" "$RCPTS" "$slog") "
-    curl -s "http://127.0.0.1:$mport/metrics" > "$WORK/metrics.$COUNT"
+    curl -s "http://127.0.0.1:$mport/metrics" > "$WORK/metrics.$COUNT.$round"
     if [ "$COUNT" = "$(echo "${LOADS[0]}" | cut -d' ' -f1)" ] && [ "$round" = 1 ]; then
       # Resident memory with idle sessions open.
       python3 - "$cport" "$IDLE" "$cgpid" > "$WORK/idle.txt" <<'PY'
@@ -134,13 +134,17 @@ PY
   c=$(echo "${T[councilgate]}" | tr ' ' '\n' | grep . | median)
   rd=$(echo "$COUNT / $d" | bc -l); rp=$(echo "$COUNT / $p" | bc -l); rc=$(echo "$COUNT / $c" | bc -l)
   printf '%-28s %12.0f %12.0f %12.0f %7.2fx %9.0f%%\n' "$COUNT x $((SIZE/1024)) KB x $RCPTS rcpt, $SESSIONS sess" "$rd" "$rp" "$rc" "$(echo "$rc / $rp" | bc -l)" "$(echo "100 * $rc / $rd" | bc -l)"
-  # Acceptance latency percentiles from councilgate's histogram (bucket bounds).
-  python3 - "$WORK/metrics.$COUNT" <<'PY'
+  # Acceptance latency percentiles from councilgate's histogram (bucket
+  # bounds), over every round of this load.
+  python3 - "$WORK"/metrics."$COUNT".* <<'PY'
 import sys, re
 b = {}
-for l in open(sys.argv[1]):
-    m = re.match(r'councilgate_acceptance_seconds_bucket\{le="([^"]+)"\} (\d+)', l)
-    if m: b[float('inf') if m.group(1) == '+Inf' else float(m.group(1))] = int(m.group(2))
+for path in sys.argv[1:]:
+    for l in open(path):
+        m = re.match(r'councilgate_acceptance_seconds_bucket\{le="([^"]+)"\} (\d+)', l)
+        if m:
+            k = float('inf') if m.group(1) == '+Inf' else float(m.group(1))
+            b[k] = b.get(k, 0) + int(m.group(2))
 if b:
     total = max(b.values()); out = []
     for q in (0.5, 0.9, 0.99):

@@ -969,7 +969,8 @@ impl Writer {
         {
             seg.bytes = end;
         }
-        if self.buf.capacity() > 4 * BATCH_BYTES {
+        // A very large message leaves no lasting buffer behind.
+        if self.buf.capacity() > BATCH_BYTES {
             self.buf = Vec::new();
         }
         Ok(placed)
