@@ -134,25 +134,45 @@ impl Pool {
             }
             Err(_) => Vec::new(),
         };
-        for mut conn in expired {
-            let _ = conn.quit().await;
+        for conn in expired {
+            close(conn).await;
         }
     }
-
-    /// How many idle connections are kept (for tests and metrics).
-    pub fn idle_count(&self) -> usize {
-        self.idle
-            .lock()
-            .map(|i| i.values().map(Vec::len).sum())
-            .unwrap_or(0)
-    }
 }
+
+/// An attempt that has not finished in this time is given up as a temporary
+/// failure (RFC 5321 §4.5.3.2 allows a server 10 minutes after the data).
+pub const ATTEMPT_LIMIT: Duration = Duration::from_secs(600);
 
 /// Delivers one message to `rcpts` through `route`; one outcome per
 /// recipient. Uses an idle connection to the route when there is one; if
 /// that turns out to have been closed by the peer before it answered, the
-/// message goes over a fresh connection instead.
+/// message goes over a fresh connection instead. An upstream that stops
+/// answering is given up after [`ATTEMPT_LIMIT`].
 pub async fn deliver(
+    pool: &Pool,
+    route: &Route,
+    hostname: &str,
+    timeout: Duration,
+    from: &str,
+    rcpts: &[String],
+    message: &[u8],
+) -> Vec<Outcome> {
+    let attempt = deliver_once(pool, route, hostname, timeout, from, rcpts, message);
+    match tokio::time::timeout(ATTEMPT_LIMIT, attempt).await {
+        Ok(outcomes) => outcomes,
+        Err(_) => all(
+            rcpts,
+            Outcome::Temporary(format!(
+                "{} did not finish the transaction within {} s",
+                route.host,
+                ATTEMPT_LIMIT.as_secs()
+            )),
+        ),
+    }
+}
+
+async fn deliver_once(
     pool: &Pool,
     route: &Route,
     hostname: &str,
@@ -181,11 +201,11 @@ pub async fn deliver(
     match sent {
         Sent::Done { outcomes, reusable } => {
             if reusable {
-                if let Some(mut c) = pool.put(key, conn, used + 1) {
-                    let _ = c.quit().await;
+                if let Some(c) = pool.put(key, conn, used + 1) {
+                    close(c).await;
                 }
             } else {
-                conn.abort().await;
+                close(conn).await;
             }
             outcomes
         }
@@ -195,6 +215,11 @@ pub async fn deliver(
             Outcome::Temporary(format!("connection to {} closed", route.host)),
         ),
     }
+}
+
+/// Says QUIT and closes, giving a peer that does not answer 5 seconds.
+async fn close(mut conn: AsyncSmtpConnection) {
+    let _ = tokio::time::timeout(Duration::from_secs(5), conn.abort()).await;
 }
 
 /// A new connection to the route's next hop: connect, EHLO, STARTTLS and
@@ -256,7 +281,7 @@ async fn open(
     };
     if route.tls == TlsMode::Starttls {
         if !conn.can_starttls() {
-            let _ = conn.quit().await;
+            close(conn).await;
             return Err(Outcome::Temporary(format!(
                 "{} does not offer STARTTLS, which the route requires",
                 route.host
@@ -281,7 +306,7 @@ async fn open(
             .await
         {
             // Never log the password; the error text does not contain it.
-            conn.abort().await;
+            close(conn).await;
             return Err(classify(&e));
         }
     }
@@ -295,8 +320,8 @@ enum Sent {
         /// The peer is ready for another transaction on this connection.
         reusable: bool,
     },
-    /// A reused connection failed before the peer answered anything: it
-    /// had been closed while idle. Nothing was delivered.
+    /// A reused connection failed at MAIL, before any recipient was given:
+    /// it had been closed while idle. Nothing was delivered.
     Stale,
 }
 
@@ -344,7 +369,10 @@ async fn send(
         }
     }
     if let Err(e) = conn.command(Mail::new(sender, params)).await {
-        if reused && e.status().is_none() {
+        // A reused connection that fails here, or whose peer answers 421
+        // (a server timing out idle clients says so before it hangs up),
+        // was closed while idle: nothing was sent, so a fresh one is tried.
+        if reused && (e.status().is_none() || route_says_closing(&e)) {
             return Sent::Stale;
         }
         // Refused with a reply: no transaction is open.

@@ -258,6 +258,8 @@ pub async fn run(
                 match done {
                     Ok((id, next)) => {
                         in_flight.remove(&id);
+                        // Bytes kept for an id queued twice are not needed now.
+                        warm.take(&id);
                         let forced = again.remove(&id);
                         if let Some(n) = next {
                             schedule.push(Reverse((forced.map_or(n, |f| f.min(n)), id)));
