@@ -73,9 +73,25 @@ fn outlook_block(lines: &[&str], i: usize) -> bool {
     fields >= 2
 }
 
+/// Whether `line` could match [`REPLY_HEADER`]: every form of it names
+/// "wrote", "writes" or "ysgrifennodd". Exact for ASCII lines; any other
+/// line is left to the regex (Unicode case folding).
+fn may_be_reply_header(line: &str) -> bool {
+    if !line.is_ascii() {
+        return true;
+    }
+    static WORDS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(["wrote", "writes", "ysgrifennodd"])
+            .expect("static words")
+    });
+    WORDS.is_match(line)
+}
+
 fn reply_header(lines: &[&str], i: usize) -> bool {
     let line = lines[i];
-    if REPLY_HEADER.is_match(line) {
+    if may_be_reply_header(line) && REPLY_HEADER.is_match(line) {
         return true;
     }
     // "On Mon, 3 Jun 2024 at 10:00, Jane Smith <" / "jane@x.org> wrote:"
@@ -168,6 +184,24 @@ mod tests {
 
     fn no(_: &str) -> bool {
         false
+    }
+
+    #[test]
+    fn reply_headers_are_found_whatever_their_case_or_script() {
+        // Regression guard for the literal prefilter in front of the regex.
+        for header in [
+            "ON MON, 3 JUN 2024 AT 10:02, CLARA HUGHES <clerk@example-tc.gov.uk> WROTE:",
+            "On Mon, 3 Jun 2024, Zo\u{eb} Price <zoe@example.org> wrote:",
+            "Ar Llun, 3 Meh 2024 am 10:02, Clara Hughes <clerk@example-tc.gov.uk> ysgrifennodd:",
+            "Clara Hughes <clerk@example-tc.gov.uk> writes:",
+        ] {
+            let s = split(&format!("Fine by me.\n\n{header}\n> the original"), &no);
+            assert_eq!(s.new_text, "Fine by me.", "{header}");
+            assert!(s.quoted.contains("the original"), "{header}");
+        }
+        // Without one of its words a line is never a reply header.
+        let s = split("On Monday I will be at the hall.\nThanks", &no);
+        assert!(s.new_text.contains("On Monday"));
     }
 
     #[test]

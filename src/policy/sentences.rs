@@ -24,8 +24,11 @@ const ABBREVIATIONS: &[&str] = &[
 
 fn is_list_item(line: &str) -> bool {
     let t = line.trim_start();
+    // "1." / "a)" / "12.": the marker is within the first three characters,
+    // so only they are searched.
+    let head = t.char_indices().nth(3).map_or(t, |(i, _)| &t[..i]);
     t.starts_with(['-', '*', '•', '·', '–'])
-        || t.split_once(['.', ')']).is_some_and(|(n, _)| {
+        || head.split_once(['.', ')']).is_some_and(|(n, _)| {
             !n.is_empty() && n.len() <= 2 && n.chars().all(|c| c.is_ascii_alphanumeric())
         })
 }
@@ -131,8 +134,10 @@ pub fn sentences(new_text: &str, lex: &Lexicon) -> Vec<Sentence> {
             if l.is_empty() {
                 continue;
             }
-            let norm = normalise(l);
-            let short = l.split_whitespace().count() <= 6;
+            // Only a short line can be a greeting or a sign-off, and only
+            // those read the line's folded form.
+            let short = l.split_whitespace().nth(6).is_none();
+            let norm = if short { normalise(l) } else { String::new() };
             // "Hi Alex," / "Dear Clara and Dafydd" / "Alex -"
             let greeting = short
                 && (greetings.strip_prefix(&norm).is_some() && norm.len() < 60
