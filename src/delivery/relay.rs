@@ -158,7 +158,42 @@ pub async fn deliver(
     rcpts: &[String],
     message: &[u8],
 ) -> Vec<Outcome> {
-    let attempt = deliver_once(pool, route, hostname, timeout, from, rcpts, message);
+    let attempt = async {
+        let key = pool_key(route);
+        let (mut conn, mut used, reused) = match pool.take(&key) {
+            Some(i) => (i.conn, i.used, true),
+            None => match open(route, hostname, timeout).await {
+                Ok(c) => (c, 0, false),
+                Err(outcome) => return all(rcpts, outcome),
+            },
+        };
+        let mut sent = send(&mut conn, from, rcpts, message, reused).await;
+        if matches!(sent, Sent::Stale) {
+            conn = match open(route, hostname, timeout).await {
+                Ok(c) => c,
+                Err(outcome) => return all(rcpts, outcome),
+            };
+            used = 0;
+            sent = send(&mut conn, from, rcpts, message, false).await;
+        }
+        match sent {
+            Sent::Done { outcomes, reusable } => {
+                if reusable {
+                    if let Some(c) = pool.put(key, conn, used + 1) {
+                        close(c).await;
+                    }
+                } else {
+                    close(conn).await;
+                }
+                outcomes
+            }
+            // Only a reused connection can be stale, and the retry is fresh.
+            Sent::Stale => all(
+                rcpts,
+                Outcome::Temporary(format!("connection to {} closed", route.host)),
+            ),
+        }
+    };
     match tokio::time::timeout(ATTEMPT_LIMIT, attempt).await {
         Ok(outcomes) => outcomes,
         Err(_) => all(
@@ -168,51 +203,6 @@ pub async fn deliver(
                 route.host,
                 ATTEMPT_LIMIT.as_secs()
             )),
-        ),
-    }
-}
-
-async fn deliver_once(
-    pool: &Pool,
-    route: &Route,
-    hostname: &str,
-    timeout: Duration,
-    from: &str,
-    rcpts: &[String],
-    message: &[u8],
-) -> Vec<Outcome> {
-    let key = pool_key(route);
-    let (mut conn, mut used, reused) = match pool.take(&key) {
-        Some(i) => (i.conn, i.used, true),
-        None => match open(route, hostname, timeout).await {
-            Ok(c) => (c, 0, false),
-            Err(outcome) => return all(rcpts, outcome),
-        },
-    };
-    let mut sent = send(&mut conn, from, rcpts, message, reused).await;
-    if matches!(sent, Sent::Stale) {
-        conn = match open(route, hostname, timeout).await {
-            Ok(c) => c,
-            Err(outcome) => return all(rcpts, outcome),
-        };
-        used = 0;
-        sent = send(&mut conn, from, rcpts, message, false).await;
-    }
-    match sent {
-        Sent::Done { outcomes, reusable } => {
-            if reusable {
-                if let Some(c) = pool.put(key, conn, used + 1) {
-                    close(c).await;
-                }
-            } else {
-                close(conn).await;
-            }
-            outcomes
-        }
-        // Only a reused connection can be stale, and the retry is fresh.
-        Sent::Stale => all(
-            rcpts,
-            Outcome::Temporary(format!("connection to {} closed", route.host)),
         ),
     }
 }
