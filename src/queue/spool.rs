@@ -39,7 +39,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -252,12 +252,8 @@ struct Parsed<'a> {
 
 /// Reads a segment's records in order. Damage (a torn tail, a bad block)
 /// is skipped to the next record that checks out, and reported.
-fn parse_segment(
-    data: &[u8],
-    mut each: impl FnMut(Parsed<'_>),
-    problems: &mut Vec<String>,
-    name: &str,
-) {
+fn parse_segment<'a>(data: &'a [u8], problems: &mut Vec<String>, name: &str) -> Vec<Parsed<'a>> {
+    let mut records = Vec::new();
     let mut at = 0usize;
     let mut skipping: Option<usize> = None;
     while at + HEADER_LEN <= data.len() {
@@ -269,7 +265,7 @@ fn parse_segment(
                         at - from
                     ));
                 }
-                each(rec);
+                records.push(rec);
                 at = next;
             }
             None => {
@@ -284,6 +280,7 @@ fn parse_segment(
     }
     // Damage running to the end is a torn tail: the normal trace of a crash
     // during a write that was never acknowledged, not worth a warning.
+    records
 }
 
 fn parse_record(data: &[u8], at: usize) -> Option<(Parsed<'_>, usize)> {
@@ -338,7 +335,6 @@ struct Live {
 #[derive(Debug)]
 struct Segment {
     file: Arc<File>,
-    path: PathBuf,
     bytes: u64,
     /// Bytes of the store records of live messages.
     live_bytes: u64,
@@ -377,25 +373,22 @@ impl Index {
 fn replay(dir: &Path, problems: &mut Vec<String>) -> io::Result<Index> {
     let mut index = Index::default();
     for (seq, path) in segments(dir)? {
-        let data = match fs::read(&path) {
-            Ok(d) => d,
+        // One open: read now, kept for reading messages later.
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
             // Deleted by the owner while we listed: its messages moved on.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                problems.push(format!("{}: {e}", path.display()));
-                continue;
-            }
-        };
-        let file = match File::open(&path) {
-            Ok(f) => Arc::new(f),
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
+        let mut data = Vec::new();
+        if let Err(e) = file.read_to_end(&mut data) {
+            problems.push(format!("{}: {e}", path.display()));
+            continue;
+        }
         index.segments.insert(
             seq,
             Segment {
-                file,
-                path: path.clone(),
+                file: Arc::new(file),
                 bytes: data.len() as u64,
                 live_bytes: 0,
                 live: 0,
@@ -403,17 +396,16 @@ fn replay(dir: &Path, problems: &mut Vec<String>) -> io::Result<Index> {
             },
         );
         let name = path.display().to_string();
-        let mut records = Vec::new();
-        parse_segment(
-            &data,
-            |r| records.push((r.kind, r.meta.to_vec(), r.body_at, r.body_len)),
-            problems,
-            &name,
-        );
-        for (kind, meta, body_at, body_len) in records {
+        for Parsed {
+            kind,
+            meta,
+            body_at,
+            body_len,
+        } in parse_segment(&data, problems, &name)
+        {
             match kind {
                 KIND_STORE | KIND_UPDATE => {
-                    let entry: SpoolEntry = match serde_json::from_slice(&meta) {
+                    let entry: SpoolEntry = match serde_json::from_slice(meta) {
                         Ok(e) => e,
                         Err(e) => {
                             problems.push(format!("{name}: a record's state is unreadable: {e}"));
@@ -432,7 +424,7 @@ fn replay(dir: &Path, problems: &mut Vec<String>) -> io::Result<Index> {
                     }
                 }
                 _ => {
-                    if let Ok(id) = std::str::from_utf8(&meta) {
+                    if let Ok(id) = std::str::from_utf8(meta) {
                         index.forget(id);
                     }
                 }
@@ -604,40 +596,37 @@ impl Spool {
         })
     }
 
+    /// Runs `f` on what is spooled: the owner's index, or, for a reader,
+    /// the segments read from disk (damage found on the way goes to
+    /// `problems`).
+    fn with_index<T>(
+        &self,
+        problems: &mut Vec<String>,
+        f: impl FnOnce(&Index) -> T,
+    ) -> io::Result<T> {
+        match &self.shared.index {
+            Some(index) => Ok(f(&*lock_index(index)?)),
+            None => Ok(f(&replay(self.dir(), problems)?)),
+        }
+    }
+
     /// A message's state.
     pub fn entry(&self, id: &str) -> io::Result<SpoolEntry> {
-        match &self.shared.index {
-            Some(index) => lock_index(index)?
-                .messages
-                .get(id)
-                .map(|l| l.entry.clone())
-                .ok_or_else(not_found),
-            None => {
-                let index = replay(self.dir(), &mut Vec::new())?;
-                index
-                    .messages
-                    .get(id)
-                    .map(|l| l.entry.clone())
-                    .ok_or_else(not_found)
-            }
-        }
+        self.with_index(&mut Vec::new(), |index| {
+            index.messages.get(id).map(|l| l.entry.clone())
+        })?
+        .ok_or_else(not_found)
     }
 
     /// A message's bytes, read from its segment.
     pub fn message(&self, id: &str) -> io::Result<Vec<u8>> {
-        let lookup = |index: &Index| {
-            index.messages.get(id).and_then(|l| {
-                index
-                    .segments
-                    .get(&l.loc.segment)
-                    .map(|s| (s.file.clone(), l.loc))
-            })
-        };
-        let found = match &self.shared.index {
-            Some(index) => lookup(&*lock_index(index)?),
-            None => lookup(&replay(self.dir(), &mut Vec::new())?),
-        };
-        let (file, loc) = found.ok_or_else(not_found)?;
+        let (file, loc) = self
+            .with_index(&mut Vec::new(), |index| {
+                let live = index.messages.get(id)?;
+                let seg = index.segments.get(&live.loc.segment)?;
+                Some((seg.file.clone(), live.loc))
+            })?
+            .ok_or_else(not_found)?;
         read_at(&file, loc)
     }
 
@@ -645,28 +634,16 @@ impl Spool {
     /// way (reported, never dropped silently).
     pub fn list(&self) -> io::Result<(Vec<SpoolEntry>, Vec<String>)> {
         let mut problems = Vec::new();
-        let mut entries: Vec<SpoolEntry> = match &self.shared.index {
-            Some(index) => lock_index(index)?
-                .messages
-                .values()
-                .map(|l| l.entry.clone())
-                .collect(),
-            None => replay(self.dir(), &mut problems)?
-                .messages
-                .into_values()
-                .map(|l| l.entry)
-                .collect(),
-        };
+        let mut entries: Vec<SpoolEntry> = self.with_index(&mut problems, |index| {
+            index.messages.values().map(|l| l.entry.clone()).collect()
+        })?;
         entries.sort_by(|a, b| a.id.cmp(&b.id));
         Ok((entries, problems))
     }
 
     /// How many messages are spooled (the owner's count, or read from disk).
     pub fn len(&self) -> io::Result<usize> {
-        match &self.shared.index {
-            Some(index) => Ok(lock_index(index)?.messages.len()),
-            None => Ok(replay(self.dir(), &mut Vec::new())?.messages.len()),
-        }
+        self.with_index(&mut Vec::new(), |index| index.messages.len())
     }
 
     pub fn is_empty(&self) -> io::Result<bool> {
@@ -843,7 +820,6 @@ impl Writer {
             seq,
             Segment {
                 file: file.clone(),
-                path,
                 bytes: 0,
                 live_bytes: 0,
                 live: 0,
@@ -992,7 +968,13 @@ impl Writer {
                 if Some(*seq) == active {
                     return;
                 }
-                (*seq, seg.path.clone(), seg.live, seg.live_bytes, seg.sealed)
+                (
+                    *seq,
+                    self.dir.join(segment_name(*seq)),
+                    seg.live,
+                    seg.live_bytes,
+                    seg.sealed,
+                )
             };
             if live == 0 {
                 // Oldest first: a remove record (here or later) is never
