@@ -6,8 +6,8 @@ use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use councilgate::check::envelope;
 use councilgate::policy::Snapshot;
+use councilgate::tuning::check::envelope;
 
 const PARAGRAPHS: &[&str] = &[
     "Thanks for the update on the pavilion roof. The contractor says the slates will arrive next week, weather permitting.",

@@ -7,7 +7,7 @@ use std::path::Path;
 fn main() {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
     let snapshot = councilgate::policy::Snapshot::load(&config).expect("shipped policy");
-    let env = councilgate::check::envelope(
+    let env = councilgate::tuning::check::envelope(
         "cllr.smith@example-tc.gov.uk",
         &["alex.green@example-tc.gov.uk".into()],
     );

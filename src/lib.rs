@@ -26,23 +26,16 @@
 //! - [`server`]: assembling and running all of the above.
 
 pub mod auth;
-pub mod check;
 pub mod delivery;
-pub mod envelope;
-pub mod fixtures;
-pub mod gateway;
 pub mod message;
 pub mod metrics;
-pub mod notice;
+pub mod pipeline;
 pub mod policy;
 pub mod queue;
-pub mod reload;
 pub mod review;
-pub mod sender_auth;
 pub mod server;
 pub mod settings;
 pub mod smtp;
 pub mod store;
-pub mod tls;
 pub mod tuning;
 pub mod web;

@@ -382,13 +382,13 @@ fn rules(config: &std::path::Path, action: RulesAction) -> Result<()> {
         RulesAction::Test { dir } => {
             let s = Snapshot::load(config)?;
             let dir = dir.unwrap_or_else(|| config.join("fixtures"));
-            let fixtures = councilgate::fixtures::load_dir(&dir)?;
+            let fixtures = councilgate::tuning::fixtures::load_dir(&dir)?;
             if fixtures.is_empty() {
                 anyhow::bail!("no fixtures (NAME.eml with NAME.toml) in {}", dir.display());
             }
             let (mut passed, mut failed) = (0, 0);
             for f in &fixtures {
-                let outcome = councilgate::fixtures::run(&s, f)?;
+                let outcome = councilgate::tuning::fixtures::run(&s, f)?;
                 if outcome.diff.is_empty() {
                     passed += 1;
                     println!("ok    {}", f.name);
@@ -417,7 +417,7 @@ fn rules(config: &std::path::Path, action: RulesAction) -> Result<()> {
             let mut changes = Vec::new();
             let mut compared = 0;
             if dir.is_dir() {
-                for f in councilgate::fixtures::load_dir(&dir)? {
+                for f in councilgate::tuning::fixtures::load_dir(&dir)? {
                     let raw = councilgate::message::crlf(&std::fs::read(&f.eml)?);
                     let env = f.envelope();
                     compared += 1;
@@ -433,7 +433,8 @@ fn rules(config: &std::path::Path, action: RulesAction) -> Result<()> {
             }
             let (_, store) = open_store(config).await?;
             for h in store.archive(10_000).await? {
-                let Ok(env) = serde_json::from_str::<councilgate::envelope::Envelope>(&h.envelope)
+                let Ok(env) =
+                    serde_json::from_str::<councilgate::message::envelope::Envelope>(&h.envelope)
                 else {
                     continue;
                 };
@@ -680,9 +681,9 @@ fn check(config: &std::path::Path, args: CheckArgs) -> Result<()> {
     }
     // Messages on disk often have bare LF line endings; SMTP would give CRLF.
     let message = councilgate::message::crlf(&message);
-    let mut envelope = councilgate::check::envelope(&args.mail_from, &args.rcpt);
+    let mut envelope = councilgate::tuning::check::envelope(&args.mail_from, &args.rcpt);
     if args.unverified {
-        envelope = councilgate::check::unverified(envelope);
+        envelope = councilgate::tuning::check::unverified(envelope);
     }
     let verdict = snapshot.evaluate(&envelope, &message, now);
     if let Some(path) = &args.emit {
@@ -690,11 +691,11 @@ fn check(config: &std::path::Path, args: CheckArgs) -> Result<()> {
         std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
     }
     if args.json {
-        println!("{}", councilgate::check::to_json(&verdict));
+        println!("{}", councilgate::tuning::check::to_json(&verdict));
     } else {
         print!(
             "{}",
-            councilgate::check::explain(&snapshot, &envelope, &verdict)
+            councilgate::tuning::check::explain(&snapshot, &envelope, &verdict)
         );
     }
     Ok(())

@@ -94,14 +94,7 @@ async fn rule_switched_to_enforce_on_disk_applies_to_the_next_message_without_dr
     .expect("write");
     let mut reported = None;
     for _ in 0..100 {
-        if let Some(e) = gw
-            .app
-            .reload_status
-            .lock()
-            .expect("lock")
-            .last_error
-            .clone()
-        {
+        if let Some(e) = gw.app.reloader.status().last_error {
             reported = Some(e);
             break;
         }
@@ -308,16 +301,11 @@ async fn statistics_show_the_override_rate_from_real_review_actions() {
         councilgate::store::Action::Release,
         councilgate::store::Action::Return,
     ]) {
-        councilgate::review::decide(
-            &gw.app,
-            &h.id,
-            action,
-            "clerk@example-tc.gov.uk",
-            "reviewed",
-            "",
-        )
-        .await
-        .expect("decide");
+        gw.app
+            .review
+            .decide(&h.id, action, "clerk@example-tc.gov.uk", "reviewed", "")
+            .await
+            .expect("decide");
     }
     // Events are recorded in the background: wait for them.
     for _ in 0..50 {

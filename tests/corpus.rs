@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use councilgate::fixtures;
 use councilgate::policy::Snapshot;
 use councilgate::policy::lexicon::DEFAULT_WORDLISTS;
 use councilgate::policy::rules::DEFAULT_RULES;
+use councilgate::tuning::fixtures;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 

@@ -5,6 +5,7 @@
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 use proptest::prelude::*;
 
+use councilgate::message::View;
 use councilgate::message::rewrite::{Changes, apply};
 
 fn footer() -> Changes {
@@ -119,7 +120,7 @@ const NESTED: &str = "From: clerk@example-tc.gov.uk\r\nTo: cllr.smith@example-tc
 
 #[test]
 fn nested_multipart_every_text_part_gets_the_footer_in_its_own_encoding() {
-    let out = apply(NESTED.as_bytes(), &footer());
+    let out = apply(&View::parse(NESTED.as_bytes()), &footer());
     assert_parts_kept(NESTED.as_bytes(), &out);
     let texts = text_bodies(&out);
     assert_eq!(texts.len(), 2, "{texts:?}");
@@ -173,7 +174,7 @@ fn latin1_part_that_cannot_carry_the_name_is_carried_in_utf8() {
     let latin1: Vec<u8> = raw.chars().map(|c| c as u32 as u8).collect();
     let mut c = footer();
     c.footer = vec!["CC councillor Gwŷn Ŵyn".into()];
-    let out = apply(&latin1, &c);
+    let out = apply(&View::parse(&latin1), &c);
     let m = MessageParser::default().parse(&out).expect("parse");
     let body = m.body_text(0).expect("text");
     assert!(body.starts_with("Café"), "{body:?}");
@@ -196,7 +197,7 @@ fn euc_jp_part_is_carried_over_to_utf8_with_its_text_intact() {
         b"\r\n",
     ]
     .concat();
-    let out = apply(&raw, &footer());
+    let out = apply(&View::parse(&raw), &footer());
     let m = MessageParser::default().parse(&out).expect("parse");
     let body = m.body_text(0).expect("text");
     assert!(body.starts_with("人権の無視及び軽侮"), "{body:?}");
@@ -206,7 +207,7 @@ fn euc_jp_part_is_carried_over_to_utf8_with_its_text_intact() {
 #[test]
 fn base64_html_only_message() {
     let raw = b"From: a@b.org\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nPGh0bWw+PGJvZHk+PHA+SGVsbG8gdGhlcmU8L3A+PC9ib2R5PjwvaHRtbD4=\r\n";
-    let out = apply(raw, &footer());
+    let out = apply(&View::parse(raw), &footer());
     let texts = text_bodies(&out);
     assert_eq!(texts.len(), 1);
     assert!(
@@ -227,7 +228,7 @@ fn multipart_signed_is_wrapped_never_edited() {
     let raw = format!(
         "From: clerk@example-tc.gov.uk\r\nTo: cllr.smith@example-tc.gov.uk\r\nSubject: signed\r\nMIME-Version: 1.0\r\n{signed_entity}"
     );
-    let out = apply(raw.as_bytes(), &footer());
+    let out = apply(&View::parse(raw.as_bytes()), &footer());
     let m = MessageParser::default().parse(&out).expect("parse");
     let root = m.content_type().expect("ct");
     assert_eq!((root.ctype(), root.subtype()), ("multipart", Some("mixed")));
@@ -256,7 +257,7 @@ fn multipart_signed_is_wrapped_never_edited() {
 #[test]
 fn attachment_only_message_gets_a_footer_part() {
     let raw = b"From: a@b.org\r\nSubject: scan\r\nMIME-Version: 1.0\r\nContent-Type: application/pdf; name=scan.pdf\r\nContent-Disposition: attachment; filename=scan.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n";
-    let out = apply(raw, &footer());
+    let out = apply(&View::parse(raw), &footer());
     assert_parts_kept(raw, &out);
     assert!(
         text_bodies(&out)
@@ -282,14 +283,14 @@ fn shared_mime_corpus_never_panics_and_keeps_every_part() {
     // An officer writing to one councillor, another BCC'd: silent-copy
     // annotates; a councillor to a junior officer: copies are added.
     let envelopes = [
-        councilgate::check::envelope(
+        councilgate::tuning::check::envelope(
             "clerk@example-tc.gov.uk",
             &[
                 "cllr.smith@example-tc.gov.uk".into(),
                 "cllr.baker@example-tc.gov.uk".into(),
             ],
         ),
-        councilgate::check::envelope(
+        councilgate::tuning::check::envelope(
             "cllr.smith@example-tc.gov.uk",
             &["alex.green@example-tc.gov.uk".into()],
         ),
@@ -320,7 +321,7 @@ fn shared_mime_corpus_never_panics_and_keeps_every_part() {
                 }
             }
             // And the rewrite itself, whatever the rules said.
-            let out = apply(&raw, &footer());
+            let out = apply(&View::parse(&raw), &footer());
             if parses && let Err(e) = parts_kept(&raw, &out) {
                 failures.push(format!("{} (footer): {e}", path.display()));
             }
@@ -472,7 +473,7 @@ proptest! {
         let raw = format!("From: clerk@example-tc.gov.uk\r\nTo: cllr.smith@example-tc.gov.uk\r\nSubject: p\r\nMIME-Version: 1.0\r\n{}\r\n", render(&tree, &mut n));
         // Latin-1 8bit text was rendered as UTF-8 chars; encode to bytes.
         let raw_bytes: Vec<u8> = raw.into_bytes();
-        let out = apply(&raw_bytes, &footer());
+        let out = apply(&View::parse(&raw_bytes), &footer());
         assert_parts_kept(&raw_bytes, &out);
         // Every text body part that is not an attachment carries the footer.
         let original_texts = text_bodies(&raw_bytes).len();

@@ -671,7 +671,7 @@ async fn annotated_council_mail_verifies_with_the_gateway_dkim_key() {
         "annotated: {text}"
     );
     assert!(text.starts_with("DKIM-Signature:"), "{text}");
-    let verifier = gw.app.sender_auth.as_ref().expect("verifier");
+    let verifier = gw.app.pipeline.verifier().expect("verifier");
     let (dkim, _) = verifier.signatures(&got[0].data).await;
     assert_eq!(dkim, vec!["pass d=example-tc.gov.uk".to_string()], "{text}");
     // A changed byte breaks it: the signature covers the annotation.
@@ -697,7 +697,7 @@ async fn changed_inbound_mail_carries_an_arc_set_that_verifies() {
         text.contains("ARC-Authentication-Results: i=1; gw.test"),
         "{text}"
     );
-    let verifier = gw.app.sender_auth.as_ref().expect("verifier");
+    let verifier = gw.app.pipeline.verifier().expect("verifier");
     let (_, arc) = verifier.signatures(&got[0].data).await;
     assert_eq!(arc, "pass", "{text}");
     gw.stop().await;

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use common::TestConfig;
-use councilgate::envelope::ListenerKind;
+use councilgate::message::envelope::ListenerKind;
 use councilgate::server::App;
 use councilgate::smtp::session::{Session, SessionConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,17 +18,17 @@ async fn read_all_available(s: &mut tokio::io::DuplexStream) -> String {
     String::from_utf8_lossy(&buf[..n]).to_string()
 }
 
-/// A session of `gateway` on an in-memory stream from `peer`: (client
+/// A session of the SMTP `context` on an in-memory stream from `peer`: (client
 /// end, session task).
 fn spawn_session(
-    gateway: std::sync::Arc<councilgate::gateway::Gateway>,
+    context: std::sync::Arc<councilgate::smtp::Context>,
     listener: ListenerKind,
     peer: IpAddr,
 ) -> (tokio::io::DuplexStream, tokio::task::JoinHandle<()>) {
     let (client, server) = tokio::io::duplex(64 * 1024);
     let session = Session::new(
         server,
-        gateway,
+        context,
         SessionConfig {
             listener,
             trusted: false,
@@ -50,7 +50,7 @@ async fn in_memory_session() -> (
     let app = App::load(cfg.path()).await.expect("app");
     tokio::time::pause();
     let (client, task) = spawn_session(
-        app.gateway.clone(),
+        app.smtp.clone(),
         ListenerKind::Inbound,
         IpAddr::V4(Ipv4Addr::LOCALHOST),
     );
@@ -101,11 +101,11 @@ async fn stalled_data_is_timed_out_after_three_minutes() {
 /// Runs one submission session on an in-memory stream from `peer`, sends
 /// `input` and returns everything the gateway said.
 async fn submission_transcript(
-    gateway: std::sync::Arc<councilgate::gateway::Gateway>,
+    context: std::sync::Arc<councilgate::smtp::Context>,
     peer: IpAddr,
     input: &[u8],
 ) -> String {
-    let (mut client, task) = spawn_session(gateway, ListenerKind::Submission, peer);
+    let (mut client, task) = spawn_session(context, ListenerKind::Submission, peer);
     client.write_all(input).await.expect("write");
     let mut out = Vec::new();
     client.read_to_end(&mut out).await.expect("read");
@@ -125,8 +125,7 @@ async fn development_switch_allows_auth_in_clear_from_loopback_only() {
     );
     let app = App::load(cfg.path()).await.expect("app");
     let hash = councilgate::auth::hash_password("correct horse battery").expect("hash");
-    app.gateway
-        .store
+    app.store
         .set_smtp_password("clerk@example-tc.gov.uk", &hash)
         .await
         .expect("login");
@@ -134,14 +133,14 @@ async fn development_switch_allows_auth_in_clear_from_loopback_only() {
         .encode("\0clerk@example-tc.gov.uk\0correct horse battery");
     let input = format!("EHLO a\r\nAUTH PLAIN {token}\r\nQUIT\r\n");
     let remote: IpAddr = "192.0.2.7".parse().expect("ip");
-    let out = submission_transcript(app.gateway.clone(), remote, input.as_bytes()).await;
+    let out = submission_transcript(app.smtp.clone(), remote, input.as_bytes()).await;
     assert!(!out.contains("AUTH PLAIN LOGIN"), "not offered: {out}");
     assert!(
         out.contains("538 5.7.11"),
         "refused in clear off loopback: {out}"
     );
     let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let out = submission_transcript(app.gateway.clone(), local, input.as_bytes()).await;
+    let out = submission_transcript(app.smtp.clone(), local, input.as_bytes()).await;
     assert!(
         out.contains("250-AUTH PLAIN LOGIN"),
         "offered on loopback: {out}"
@@ -154,7 +153,7 @@ async fn starttls_swaps_the_in_memory_stream_for_tls() {
     let cfg = TestConfig::new(None, &[]);
     let app = App::load(cfg.path()).await.expect("app");
     let (client, task) = spawn_session(
-        app.gateway.clone(),
+        app.smtp.clone(),
         ListenerKind::Inbound,
         IpAddr::V4(Ipv4Addr::LOCALHOST),
     );

@@ -649,12 +649,8 @@ async fn reviewers_are_reminded_once_and_undecided_mail_expires_back_to_its_send
         .execute(gw.app.store.pool())
         .await
         .expect("update");
-    councilgate::review::housekeeping(&gw.app)
-        .await
-        .expect("round");
-    councilgate::review::housekeeping(&gw.app)
-        .await
-        .expect("round again");
+    gw.app.review.housekeeping().await.expect("round");
+    gw.app.review.housekeeping().await.expect("round again");
     let got = sink.wait_for(5, WAIT).await;
     let reminders: Vec<_> = got
         .iter()
@@ -675,9 +671,7 @@ async fn reviewers_are_reminded_once_and_undecided_mail_expires_back_to_its_send
         .execute(gw.app.store.pool())
         .await
         .expect("update");
-    councilgate::review::housekeeping(&gw.app)
-        .await
-        .expect("round");
+    gw.app.review.housekeeping().await.expect("round");
     let held = gw.app.store.get(&id).await.expect("get");
     assert_eq!(held.state, "expired");
     assert_eq!(held.decided_by.as_deref(), Some("expiry"));

@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
         "editor@localpaper.co.uk".to_string(),
     ];
     for from in ["cllr.smith@example-tc.gov.uk", "clerk@example-tc.gov.uk"] {
-        let envelope = councilgate::check::unverified(councilgate::check::envelope(from, &rcpts));
+        let envelope = councilgate::tuning::check::unverified(councilgate::tuning::check::envelope(from, &rcpts));
         let at = chrono::DateTime::parse_from_rfc3339("2027-04-14T10:00:00+01:00")
             .expect("time")
             .with_timezone(&chrono::Utc);
@@ -56,6 +56,6 @@ fuzz_target!(|data: &[u8]| {
         mail_parser::MessageParser::default().parse(&out).is_some() || raw.is_empty(),
         "a rewritten message no longer parses"
     );
-    let stripped = councilgate::sender_auth::strip_forged_results(&raw, "fuzz.test");
+    let stripped = councilgate::pipeline::sender_auth::strip_forged_results(&raw, "fuzz.test");
     assert!(stripped.len() <= raw.len());
 });

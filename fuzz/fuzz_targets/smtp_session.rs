@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, OnceLock};
 
-use councilgate::envelope::ListenerKind;
+use councilgate::message::envelope::ListenerKind;
 use councilgate::server::App;
 use councilgate::smtp::session::{Session, SessionConfig};
 use libfuzzer_sys::fuzz_target;
@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 struct World {
     runtime: tokio::runtime::Runtime,
-    gateway: Arc<councilgate::gateway::Gateway>,
+    gateway: Arc<councilgate::pipeline::Gateway>,
     _dir: tempfile::TempDir,
 }
 

@@ -39,12 +39,11 @@ pub fn status_of(diagnostic: &str, default: &str) -> String {
 
 /// The headers of the original, up to the blank line.
 fn original_headers(message: &[u8]) -> &[u8] {
-    let end = message
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| p + 2)
-        .unwrap_or(message.len().min(64 * 1024));
-    &message[..end]
+    let head = &message[..crate::message::header_section_len(message)];
+    // Without the empty line that ends it.
+    head.strip_suffix(b"\r\n")
+        .filter(|h| h.is_empty() || h.ends_with(b"\r\n"))
+        .unwrap_or(head)
 }
 
 /// Builds the bounce for `failures` of a message from `sender`.

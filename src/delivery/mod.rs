@@ -5,6 +5,7 @@
 pub mod dsn;
 pub mod outbox;
 pub mod relay;
+pub mod sign;
 
 /// What happened to one recipient on one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]

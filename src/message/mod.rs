@@ -1,13 +1,38 @@
-//! The message itself: parsing and text extraction ([`analysis`]),
-//! separating the author's new words from quotes, forwards, signatures and
-//! disclaimers ([`quote`]), and rewriting MIME without disturbing what the
-//! gateway does not change ([`rewrite`]). No I/O here.
+//! The message itself: its SMTP [`envelope`], one parse that every stage
+//! shares ([`view`]), text extraction ([`analysis`]), separating the
+//! author's new words from quotes, forwards, signatures and disclaimers
+//! ([`quote`]), rewriting MIME without disturbing what the gateway does not
+//! change ([`rewrite`]), and the notices the gateway writes ([`notice`]).
+//! No I/O here.
 
 pub mod analysis;
+pub mod envelope;
+pub mod notice;
 pub mod quote;
 pub mod rewrite;
+pub mod view;
 
 pub use analysis::Analysis;
+pub use view::View;
+
+/// Bytes of the header section, including the empty line that ends it
+/// (the whole message when there is no body; 2 when the message begins
+/// with the empty line). The one place that says where the header section
+/// ends: the SMTP limit, the pipeline, the queue, bounces and the review
+/// pages all ask it.
+pub fn header_section_len(message: &[u8]) -> usize {
+    if message.starts_with(b"\r\n") {
+        return 2;
+    }
+    match memchr_crlfcrlf(message) {
+        Some(at) => at + 4,
+        None => message.len(),
+    }
+}
+
+fn memchr_crlfcrlf(message: &[u8]) -> Option<usize> {
+    message.windows(4).position(|w| w == b"\r\n\r\n")
+}
 
 /// Line endings made CRLF (a message file written with bare LF, as an
 /// editor saves it, reads as SMTP would have delivered it).

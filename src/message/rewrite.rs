@@ -14,7 +14,9 @@
 //! part to carry the footer.
 
 use base64::Engine as _;
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Message, MimeHeaders, PartType};
+
+use super::View;
 
 /// What to change.
 #[derive(Debug, Clone, Default)]
@@ -572,14 +574,10 @@ fn wrap(raw: &[u8], msg: &Message<'_>, footer: &[String], banner_first: bool) ->
     edits
 }
 
-/// Applies `changes` to a raw message.
-pub fn apply(raw: &[u8], changes: &Changes) -> Vec<u8> {
-    let parsed = MessageParser::default().parse(raw);
-    apply_parsed(raw, parsed.as_ref(), changes)
-}
-
-/// [`apply`] to a message already parsed (`parsed` must be `raw` parsed).
-pub fn apply_parsed(raw: &[u8], parsed: Option<&Message<'_>>, changes: &Changes) -> Vec<u8> {
+/// Applies `changes` to a parsed message: the rewrite stage of the
+/// pipeline, splicing into the raw bytes by the parse's offsets.
+pub fn apply(view: &View<'_>, changes: &Changes) -> Vec<u8> {
+    let (raw, parsed) = (view.raw(), view.parsed());
     let mut edits: Vec<Edit> = Vec::new();
     let mut new_headers = String::new();
     for (name, value) in &changes.headers {
@@ -656,6 +654,7 @@ pub fn apply_parsed(raw: &[u8], parsed: Option<&Message<'_>>, changes: &Changes)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mail_parser::MessageParser;
 
     fn footer() -> Changes {
         Changes {
@@ -669,7 +668,7 @@ mod tests {
     #[test]
     fn single_part_plain_utf8() {
         let raw = b"From: a@b.org\r\nTo: c@d.org\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nHello\r\n";
-        let out = apply(raw, &footer());
+        let out = apply(&View::parse(raw), &footer());
         let text = String::from_utf8(out).expect("utf8");
         assert!(
             text.starts_with(
@@ -686,7 +685,7 @@ mod tests {
     #[test]
     fn seven_bit_part_becomes_quoted_printable_for_non_ascii_footer() {
         let raw = b"From: a@b.org\r\nContent-Type: text/plain\r\n\r\nHello=there\r\n";
-        let out = apply(raw, &footer());
+        let out = apply(&View::parse(raw), &footer());
         let m = MessageParser::default().parse(&out[..]).expect("parses");
         assert_eq!(
             m.parts[0].content_transfer_encoding(),
@@ -702,7 +701,7 @@ mod tests {
         let raw = b"From: a@b.org\r\nCc: x@y.org,\r\n  z@w.org\r\nSubject: s\r\n\r\nHi\r\n";
         let mut c = footer();
         c.footer.clear();
-        let out = String::from_utf8(apply(raw, &c)).expect("utf8");
+        let out = String::from_utf8(apply(&View::parse(raw), &c)).expect("utf8");
         assert!(out.contains("Cc: x@y.org,\r\n  z@w.org,\r\n Clara Hughes <clerk@example-tc.gov.uk>\r\nSubject: s"), "{out}");
         let m = MessageParser::default()
             .parse(out.as_bytes())

@@ -13,9 +13,9 @@ use super::directory::{Directory, Party, PersonId, Position, Role};
 use super::rules::{Action, Mode, PartyCond, RecipientCond, RoleSel, Rule, Scope};
 use super::sentences::{Sentence, sentences};
 use super::verdict::{Decision, RuleHit, Verdict};
-use crate::envelope::Envelope;
-use crate::message::Analysis;
+use crate::message::envelope::Envelope;
 use crate::message::rewrite::{self, Changes};
+use crate::message::{Analysis, View};
 
 fn party_matches(dir: &Directory, address: &str, cond: &PartyCond) -> bool {
     let party = dir.classify(address);
@@ -314,19 +314,37 @@ fn evaluate_rule<'r>(rule: &'r Rule, inp: &Inputs<'_>) -> Option<Fired<'r>> {
     })
 }
 
-/// Judges one message.
+/// Judges one message and applies the changes the verdict makes to it:
+/// [`judge`], then [`rewrite::apply`] (the pipeline runs the two as stages
+/// of their own; `check`, fixtures and tuning use this).
 pub fn evaluate(
     snapshot: &Snapshot,
     envelope: &Envelope,
     raw: &[u8],
     now: DateTime<Utc>,
 ) -> Verdict {
+    let view = View::parse(raw);
+    let (mut verdict, changes) = judge(snapshot, envelope, &view, now);
+    if !changes.is_empty() {
+        verdict.message = Some(rewrite::apply(&view, &changes));
+    }
+    verdict
+}
+
+/// Judges one parsed message: the verdict, and the changes it makes to the
+/// message (footer, banner, Cc, protocol headers) for the rewrite stage.
+/// Pure: no I/O, no clock but `now`.
+pub fn judge(
+    snapshot: &Snapshot,
+    envelope: &Envelope,
+    view: &View<'_>,
+    now: DateTime<Utc>,
+) -> (Verdict, Changes) {
     let dir = &snapshot.directory;
     let lex = &snapshot.lexicon;
     let disclaimer = lex.list("disclaimer.phrases");
     let is_disclaimer = |p: &str| disclaimer.is_match(&super::lexicon::normalise(p));
-    let parsed = mail_parser::MessageParser::default().parse(raw);
-    let analysis = Analysis::from_parsed(raw, parsed.as_ref(), &is_disclaimer);
+    let analysis = Analysis::from_parsed(view.raw(), view.parsed(), &is_disclaimer);
     let sentences = sentences(&analysis.split.new_text, lex);
     let today = now.with_timezone(&chrono_tz::Europe::London).date_naive();
 
@@ -370,16 +388,7 @@ pub fn evaluate(
         .filter(|r| r.def.enabled)
         .filter_map(|r| evaluate_rule(r, &inputs))
         .collect();
-    compose(
-        snapshot,
-        envelope,
-        raw,
-        parsed.as_ref(),
-        &analysis,
-        &rcpts,
-        sender,
-        fired,
-    )
+    compose(snapshot, envelope, &analysis, &rcpts, sender, fired)
 }
 
 /// Who a copy or redirect goes to: (address, name, person).
@@ -417,19 +426,17 @@ fn destinations(
 fn compose(
     snapshot: &Snapshot,
     envelope: &Envelope,
-    raw: &[u8],
-    parsed: Option<&mail_parser::Message<'_>>,
     analysis: &Analysis,
     rcpts: &[Rcpt],
     sender: Option<PersonId>,
     fired: Vec<Fired<'_>>,
-) -> Verdict {
+) -> (Verdict, Changes) {
     let dir = &snapshot.directory;
     let mut verdict = Verdict::deliver_unchanged(envelope, &snapshot.version);
-    if fired.is_empty() {
-        return verdict;
-    }
     let mut changes = Changes::default();
+    if fired.is_empty() {
+        return (verdict, changes);
+    }
     let mut removed: Vec<usize> = Vec::new();
     let mut added: Vec<(String, String)> = Vec::new(); // (address, display name)
     let mut enforced = Vec::new();
@@ -614,10 +621,7 @@ fn compose(
     }
     verdict.annotations = changes.notices();
     verdict.recipients = recipients;
-    if !changes.is_empty() {
-        verdict.message = Some(rewrite::apply_parsed(raw, parsed, &changes));
-    }
-    verdict
+    (verdict, changes)
 }
 
 #[cfg(test)]
@@ -644,7 +648,7 @@ mod tests {
     }
 
     fn fired(snap: &Snapshot, from: &str, rcpt: &str, msg: &str, when: &str) -> Vec<String> {
-        let env = crate::check::envelope(from, &[rcpt.to_string()]);
+        let env = crate::tuning::check::envelope(from, &[rcpt.to_string()]);
         snap.evaluate(&env, msg.as_bytes(), at(when))
             .rules
             .into_iter()
@@ -714,7 +718,7 @@ mod tests {
     #[test]
     fn bcc_proper_officer_is_a_recipient_and_bcc_newsroom_is_media() {
         let snap = snapshot();
-        let env = crate::check::envelope(
+        let env = crate::tuning::check::envelope(
             "cllr.baker@example-tc.gov.uk",
             &[
                 "alex.green@example-tc.gov.uk".into(),
@@ -748,7 +752,7 @@ mod tests {
         );
         let snap = Snapshot::compile((DIRECTORY, "d"), (DEFAULT_WORDLISTS, "w"), (&rules, "r"))
             .expect("compiles");
-        let env = crate::check::envelope(
+        let env = crate::tuning::check::envelope(
             "cllr.smith@example-tc.gov.uk",
             &[
                 "alex.green@example-tc.gov.uk".into(),

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 
-use crate::envelope::Envelope;
+use crate::message::envelope::Envelope;
 pub use directory::Directory;
 pub use lexicon::Lexicon;
 pub use rules::Rule;
@@ -131,9 +131,22 @@ impl Snapshot {
         )
     }
 
-    /// Judges one message. Pure: no I/O, no clock but `now`.
+    /// Judges one message and rewrites it as the verdict says. Pure: no
+    /// I/O, no clock but `now`.
     pub fn evaluate(&self, envelope: &Envelope, message: &[u8], now: DateTime<Utc>) -> Verdict {
         engine::evaluate(self, envelope, message, now)
+    }
+
+    /// Judges one parsed message: the verdict and the changes it makes
+    /// (the pipeline's evaluate stage; [`crate::message::rewrite::apply`]
+    /// is its rewrite stage).
+    pub fn judge(
+        &self,
+        envelope: &Envelope,
+        message: &crate::message::View<'_>,
+        now: DateTime<Utc>,
+    ) -> (Verdict, crate::message::rewrite::Changes) {
+        engine::judge(self, envelope, message, now)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::envelope::Envelope;
+use crate::message::envelope::Envelope;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

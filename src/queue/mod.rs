@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::delivery::{self, Outcome, dsn};
-use crate::envelope::Envelope;
+use crate::message::envelope::Envelope;
 use crate::settings::Settings;
 use spool::{RecipientState, Spool, SpoolEntry};
 
@@ -57,16 +57,13 @@ pub struct QueueConfig {
     pub postmaster: String,
     pub data_dir: PathBuf,
     /// DKIM keys: mail from the council's domains is signed as it leaves.
-    pub signer: Arc<crate::sender_auth::Signer>,
+    pub signer: Arc<crate::delivery::sign::Signer>,
     /// Idle connections to the next hops, reused by later deliveries.
     pub pool: Arc<delivery::relay::Pool>,
 }
 
 fn header_value(message: &[u8], name: &str) -> Option<String> {
-    let end = message
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(message.len().min(64 * 1024));
+    let end = crate::message::header_section_len(message);
     let head = String::from_utf8_lossy(&message[..end]);
     let mut lines = head.split("\r\n").peekable();
     while let Some(line) = lines.next() {

@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use crate::envelope::Envelope;
+use crate::message::envelope::Envelope;
 
 /// Per-recipient delivery state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,27 +12,8 @@
 /// empty line, or the whole message when there is none) is longer than
 /// `limit` bytes. Reads at most `limit + 4` bytes.
 pub fn header_exceeds(message: &[u8], limit: usize) -> bool {
-    if message.starts_with(b"\r\n") {
-        // No header fields at all: the body begins at once.
-        return limit < 2;
-    }
     let window = &message[..message.len().min(limit.saturating_add(4))];
-    match window.windows(4).position(|w| w == b"\r\n\r\n") {
-        Some(at) => at + 4 > limit,
-        None => message.len() > limit,
-    }
-}
-
-/// Bytes of the header section including the empty line that ends it
-/// (the whole message when there is no body).
-pub fn header_section_len(message: &[u8]) -> usize {
-    if message.starts_with(b"\r\n") {
-        return 2;
-    }
-    match message.windows(4).position(|w| w == b"\r\n\r\n") {
-        Some(at) => at + 4,
-        None => message.len(),
-    }
+    crate::message::header_section_len(window) > limit
 }
 
 /// Decoder state between calls; feed it whatever the socket produced.

@@ -1,7 +1,9 @@
-//! The SMTP listeners: `inbound` (the MX role) and `submission`.
+//! The SMTP listeners: `inbound` (the MX role) and `submission`; one
+//! [`session::Session`] per connection, generic over its stream, sharing a
+//! [`Context`]. What a session accepts goes to the [`crate::pipeline`], and
+//! the [`crate::pipeline::Outcome`] comes back as a reply.
 
 pub mod data;
-pub mod login;
 pub mod reply;
 pub mod sasl;
 pub mod session;
@@ -19,9 +21,35 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::envelope::ListenerKind;
-use crate::gateway::Gateway;
+use crate::auth::Logins;
+use crate::message::envelope::ListenerKind;
+use crate::pipeline::Pipeline;
+use crate::policy::PolicyHandle;
+use crate::settings::SmtpSettings;
 use session::{Session, SessionConfig};
+
+/// What every SMTP session shares: its limits, the names it uses, TLS, the
+/// logins, and the pipeline that takes what it accepts.
+pub struct Context {
+    pub settings: SmtpSettings,
+    /// Our name: greeting, `Received:`.
+    pub hostname: String,
+    /// Where `RCPT TO:<postmaster>` goes.
+    pub postmaster: String,
+    /// STARTTLS and implicit TLS.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The directory says which domains are the council's.
+    pub policy: Arc<PolicyHandle>,
+    pub logins: Arc<Logins>,
+    pub pipeline: Arc<Pipeline>,
+}
+
+impl Context {
+    /// Whether `domain` is one of the council's (inbound accepts only these).
+    pub fn is_council_domain(&self, domain: &str) -> bool {
+        self.policy.load().directory.is_council_domain(domain)
+    }
+}
 
 /// Sessions open per client address, shared by both listeners, so that one
 /// client cannot take every session slot.
@@ -143,7 +171,7 @@ pub async fn serve(
     kind: ListenerKind,
     implicit_tls: bool,
     trusted_networks: Vec<IpNet>,
-    gateway: Arc<Gateway>,
+    context: Arc<Context>,
     limits: SessionLimits,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -210,16 +238,16 @@ pub async fn serve(
             trusted,
         };
         let label = kind.as_str();
-        let (gateway, shutdown) = (gateway.clone(), shutdown.clone());
+        let (context, shutdown) = (context.clone(), shutdown.clone());
         tracker.spawn(async move {
             crate::metrics::session_opened(label);
             if implicit_tls {
-                if let Some(acceptor) = gateway.tls.clone() {
+                if let Some(acceptor) = context.tls.clone() {
                     let timeout =
-                        std::time::Duration::from_secs(gateway.settings.smtp.command_timeout_secs);
+                        std::time::Duration::from_secs(context.settings.command_timeout_secs);
                     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
-                            Session::new_tls(tls, gateway, config, ip, shutdown)
+                            Session::new_tls(tls, context, config, ip, shutdown)
                                 .run()
                                 .await
                         }
@@ -228,7 +256,7 @@ pub async fn serve(
                     }
                 }
             } else {
-                Session::new(stream, gateway, config, ip, shutdown)
+                Session::new(stream, context, config, ip, shutdown)
                     .run()
                     .await;
             }

@@ -14,12 +14,14 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span};
 
+use super::Context;
 use super::data::{DataDecoder, Progress, header_exceeds};
 use super::reply::Reply;
 use super::sasl;
 use super::stream::SmtpStream;
-use crate::envelope::{Envelope, ListenerKind};
-use crate::gateway::Gateway;
+use crate::auth::logins::Refused;
+use crate::message::envelope::{Envelope, ListenerKind};
+use crate::pipeline::{Outcome, Received};
 use crate::policy::directory::domain_of;
 use crate::queue::spool::new_id;
 
@@ -52,7 +54,7 @@ struct Transaction {
 
 pub struct Session<S> {
     stream: SmtpStream<S>,
-    gateway: Arc<Gateway>,
+    context: Arc<Context>,
     config: SessionConfig,
     peer: IpAddr,
     shutdown: CancellationToken,
@@ -74,26 +76,26 @@ enum Next {
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     pub fn new(
         stream: S,
-        gateway: Arc<Gateway>,
+        context: Arc<Context>,
         config: SessionConfig,
         peer: IpAddr,
         shutdown: CancellationToken,
     ) -> Self {
-        Self::with_stream(SmtpStream::Plain(stream), gateway, config, peer, shutdown)
+        Self::with_stream(SmtpStream::Plain(stream), context, config, peer, shutdown)
     }
 
     /// A session on a connection that is already TLS (implicit TLS,
     /// port 465).
     pub fn new_tls(
         stream: tokio_rustls::server::TlsStream<S>,
-        gateway: Arc<Gateway>,
+        context: Arc<Context>,
         config: SessionConfig,
         peer: IpAddr,
         shutdown: CancellationToken,
     ) -> Self {
         Self::with_stream(
             SmtpStream::Tls(Box::new(stream)),
-            gateway,
+            context,
             config,
             peer,
             shutdown,
@@ -102,14 +104,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     fn with_stream(
         stream: SmtpStream<S>,
-        gateway: Arc<Gateway>,
+        context: Arc<Context>,
         config: SessionConfig,
         peer: IpAddr,
         shutdown: CancellationToken,
     ) -> Self {
         Session {
             stream,
-            gateway,
+            context,
             config,
             peer,
             shutdown,
@@ -129,12 +131,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         self.config.listener == ListenerKind::Submission
             && self.authenticated.is_none()
             && (self.stream.is_tls()
-                || (self.peer.is_loopback()
-                    && self.gateway.settings.smtp.allow_plain_auth_on_loopback))
+                || (self.peer.is_loopback() && self.context.settings.allow_plain_auth_on_loopback))
     }
 
     fn starttls_offered(&self) -> bool {
-        self.gateway.tls.is_some() && !self.stream.is_tls()
+        self.context.tls.is_some() && !self.stream.is_tls()
     }
 
     /// Runs the session to its end; errors are logged, never propagated.
@@ -154,7 +155,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     async fn serve(&mut self) -> Result<(), SessionError> {
         let result = self.converse().await;
-        let hostname = self.gateway.hostname.clone();
+        let hostname = self.context.hostname.clone();
         let farewell = match &result {
             Err(SessionError::Timeout) => Some(Reply::new(
                 421,
@@ -176,7 +177,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     }
 
     async fn converse(&mut self) -> Result<(), SessionError> {
-        let hostname = self.gateway.hostname.clone();
+        let hostname = self.context.hostname.clone();
         self.send(Reply::new(
             220,
             "2.0.0",
@@ -213,7 +214,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     /// Counts a failed command; true when the session must end.
     async fn count_error(&mut self) -> Result<bool, SessionError> {
         self.errors += 1;
-        if self.errors >= self.gateway.settings.smtp.max_errors {
+        if self.errors >= self.context.settings.max_errors {
             self.send(Reply::new(
                 421,
                 "4.7.0",
@@ -263,8 +264,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     /// The next command line including its LF; `None` when it was too long
     /// (the rest of it is discarded).
     async fn read_line(&mut self) -> Result<Option<Vec<u8>>, SessionError> {
-        let max = self.gateway.settings.smtp.max_line_length;
-        let timeout = Duration::from_secs(self.gateway.settings.smtp.command_timeout_secs);
+        let max = self.context.settings.max_line_length;
+        let timeout = Duration::from_secs(self.context.settings.command_timeout_secs);
         let mut too_long = false;
         loop {
             if let Some(pos) = self.inbuf.iter().position(|&b| b == b'\n') {
@@ -301,13 +302,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         &mut self,
         request: Request<String>,
     ) -> Result<Result<Reply, Next>, SessionError> {
-        let settings = self.gateway.settings.clone();
+        let ctx = self.context.clone();
         let reply = match request {
             Request::Ehlo { host } => {
                 self.helo = Some(host);
                 self.esmtp = true;
                 self.tx = None;
-                let mut text = format!("{} Hello {}\n", self.gateway.hostname, self.peer);
+                let mut text = format!("{} Hello {}\n", self.context.hostname, self.peer);
                 text.push_str("PIPELINING\n8BITMIME\nSMTPUTF8\nENHANCEDSTATUSCODES\n");
                 if self.starttls_offered() {
                     text.push_str("STARTTLS\n");
@@ -315,7 +316,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 if self.auth_offered() {
                     text.push_str("AUTH PLAIN LOGIN\n");
                 }
-                text.push_str(&format!("SIZE {}", settings.smtp.max_message_size));
+                text.push_str(&format!("SIZE {}", ctx.settings.max_message_size));
                 // EHLO's reply carries no enhanced code on its lines by
                 // convention; write it by hand.
                 let lines: Vec<&str> = text.lines().collect();
@@ -330,11 +331,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 self.helo = Some(host);
                 self.esmtp = false;
                 self.tx = None;
-                Reply::new(250, "2.0.0", self.gateway.hostname.clone())
+                Reply::new(250, "2.0.0", self.context.hostname.clone())
             }
             Request::Lhlo { .. } => Reply::new(500, "5.5.1", "LHLO is for LMTP; use EHLO"),
-            Request::Mail { from } => self.mail(from, settings.smtp.max_message_size),
-            Request::Rcpt { to } => self.rcpt(&to.address, settings.smtp.max_recipients),
+            Request::Mail { from } => self.mail(from, ctx.settings.max_message_size),
+            Request::Rcpt { to } => self.rcpt(&to.address, ctx.settings.max_recipients),
             Request::Data => return self.data().await.map(Err),
             Request::Rset => {
                 self.tx = None;
@@ -345,7 +346,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 self.send(Reply::new(
                     221,
                     "2.0.0",
-                    format!("{} closing connection", self.gateway.hostname),
+                    format!("{} closing connection", self.context.hostname),
                 ));
                 return Ok(Err(Next::Quit));
             }
@@ -384,7 +385,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 .answer(Reply::new(503, "5.5.1", "TLS is already active"))
                 .await;
         }
-        let Some(acceptor) = self.gateway.tls.clone() else {
+        let Some(acceptor) = self.context.tls.clone() else {
             return self
                 .answer(Reply::new(502, "5.5.1", "STARTTLS is not available"))
                 .await;
@@ -403,7 +404,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let SmtpStream::Plain(plain) = std::mem::replace(&mut self.stream, SmtpStream::Gone) else {
             return Err(SessionError::Tls("no plain stream to upgrade".into()));
         };
-        let timeout = Duration::from_secs(self.gateway.settings.smtp.command_timeout_secs);
+        let timeout = Duration::from_secs(self.context.settings.command_timeout_secs);
         let tls = match tokio::time::timeout(timeout, acceptor.accept(plain)).await {
             Err(_) => return Err(SessionError::Timeout),
             Ok(Err(e)) => return Err(SessionError::Tls(e.to_string())),
@@ -516,13 +517,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 )));
             }
         };
-        match self.gateway.login(self.peer, credentials).await {
+        let sasl::Credentials { user, password } = credentials;
+        match self.context.logins.login(self.peer, &user, password).await {
             Ok(user) => {
                 info!(%user, "authenticated");
                 self.authenticated = Some(user);
                 Ok(Some(Reply::new(235, "2.7.0", "Authentication succeeded")))
             }
-            Err(reply) => Ok(Some(reply)),
+            Err(Refused::Throttled { secs }) => Ok(Some(Reply::new(
+                454,
+                "4.7.0",
+                format!("Too many failed logins; try again in {secs} seconds"),
+            ))),
+            Err(Refused::Unavailable) => Ok(Some(Reply::new(
+                454,
+                "4.7.0",
+                "Temporary authentication failure",
+            ))),
+            Err(Refused::Invalid) => Ok(Some(Reply::new(
+                535,
+                "5.7.8",
+                "Authentication credentials invalid",
+            ))),
         }
     }
 
@@ -542,7 +558,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         }
         if let Some(user) = &self.authenticated
             && !from.address.is_empty()
-            && !self.gateway.may_send_as(user, &from.address)
+            && !self.context.logins.may_send_as(user, &from.address)
         {
             return Reply::new(
                 550,
@@ -579,7 +595,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     fn rcpt(&mut self, address: &str, max_rcpts: usize) -> Reply {
         let address = if address.eq_ignore_ascii_case("postmaster") {
-            self.gateway.postmaster.clone()
+            self.context.postmaster.clone()
         } else {
             address.to_string()
         };
@@ -598,7 +614,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         }
         let domain = domain_of(&address).to_ascii_lowercase();
         let allowed = match self.config.listener {
-            ListenerKind::Inbound => self.gateway.is_council_domain(&domain),
+            ListenerKind::Inbound => self.context.is_council_domain(&domain),
             ListenerKind::Submission => self.config.trusted || self.authenticated.is_some(),
         };
         if !allowed {
@@ -637,14 +653,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 .answer(Reply::new(554, "5.5.1", "No valid recipients"))
                 .await;
         }
-        let settings = self.gateway.settings.clone();
+        let ctx = self.context.clone();
         self.send(Reply::new(
             354,
             "2.0.0",
             "Start mail input; end with <CRLF>.<CRLF>",
         ));
-        let mut decoder = DataDecoder::new(settings.smtp.max_message_size);
-        let timeout = Duration::from_secs(settings.smtp.data_timeout_secs);
+        let mut decoder = DataDecoder::new(ctx.settings.max_message_size);
+        let timeout = Duration::from_secs(ctx.settings.data_timeout_secs);
         loop {
             if !self.inbuf.is_empty() {
                 let input = std::mem::take(&mut self.inbuf);
@@ -670,19 +686,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                     "5.3.4",
                     format!(
                         "Message size exceeds the limit of {} bytes",
-                        settings.smtp.max_message_size
+                        ctx.settings.max_message_size
                     ),
                 ))
                 .await;
         }
-        if header_exceeds(decoder.message(), settings.smtp.max_header_size) {
+        if header_exceeds(decoder.message(), ctx.settings.max_header_size) {
             return self
                 .answer(Reply::new(
                     552,
                     "5.3.4",
                     format!(
                         "Message header section exceeds the limit of {} bytes",
-                        settings.smtp.max_header_size
+                        ctx.settings.max_header_size
                     ),
                 ))
                 .await;
@@ -692,19 +708,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 count = decoder.normalised,
                 "bare CR or LF in message normalised to CRLF"
             );
-        }
-        if let Some(user) = &self.authenticated
-            && let Some(other) = self.gateway.foreign_from(user, decoder.message())
-        {
-            return self
-                .answer(Reply::new(
-                    550,
-                    "5.7.1",
-                    format!(
-                        "From: header <{other}> is not an address of the authenticated user {user}"
-                    ),
-                ))
-                .await;
         }
         let queue_id = new_id();
         let helo = self.helo.clone().unwrap_or_default();
@@ -731,17 +734,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             (true, true, false) => "ESMTPS",
             (true, true, true) => "ESMTPSA",
         };
-        let mut message = received_header(&self.gateway.hostname, &envelope, protocol, &queue_id);
+        let mut message = received_header(&self.context.hostname, &envelope, protocol, &queue_id);
         message.extend_from_slice(&body);
         let started = std::time::Instant::now();
         let span = info_span!("message", queue_id = %queue_id, from = %envelope.mail_from, rcpts = envelope.rcpt_to.len(), size = message.len());
-        let reply = self
-            .gateway
-            .receive(envelope, message, &queue_id)
+        let outcome = self
+            .context
+            .pipeline
+            .run(Received {
+                envelope,
+                message,
+                queue_id,
+            })
             .instrument(span)
             .await;
         crate::metrics::acceptance_time(started.elapsed());
-        self.answer(reply).await
+        self.answer(reply_to(outcome)).await
+    }
+}
+
+/// The reply that tells the client what became of its message.
+fn reply_to(outcome: Outcome) -> Reply {
+    match outcome {
+        Outcome::Queued { id } => Reply::new(250, "2.0.0", format!("Queued as {id}")),
+        Outcome::Held { id, rules } => Reply::new(
+            250,
+            "2.6.0",
+            format!(
+                "Held for review by the Proper Officer under the council protocol ({}); id {id}",
+                rules.join(", ")
+            ),
+        ),
+        Outcome::Rejected { reason } => Reply::new(550, "5.7.1", reason),
+        Outcome::ForeignFrom { from, user } => Reply::new(
+            550,
+            "5.7.1",
+            format!("From: header <{from}> is not an address of the authenticated user {user}"),
+        ),
+        Outcome::NotStored => Reply::new(
+            451,
+            "4.3.0",
+            "Message could not be stored; please try again later",
+        ),
     }
 }
 

@@ -66,11 +66,9 @@ struct RulesPage {
 
 fn last_error(state: &Shared) -> String {
     state
-        .gateway
-        .reload_status
-        .lock()
-        .ok()
-        .and_then(|s| s.last_error.clone())
+        .reloader
+        .status()
+        .last_error
         .map(|(at, trigger, why)| format!("{} ({trigger}): {why}", when(at)))
         .unwrap_or_default()
 }
@@ -80,11 +78,11 @@ pub async fn rules(State(state): State<Shared>, headers: HeaderMap) -> Response 
         Ok(s) => s,
         Err(r) => return r,
     };
-    let snapshot = state.gateway.policy.load();
+    let snapshot = state.review.policy.load();
     let now = Utc::now().timestamp();
     let (week, month) = match (
-        state.gateway.store.rule_stats(now - 7 * 86_400).await,
-        state.gateway.store.rule_stats(now - 30 * 86_400).await,
+        state.review.store.rule_stats(now - 7 * 86_400).await,
+        state.review.store.rule_stats(now - 30 * 86_400).await,
     ) {
         (Ok(w), Ok(m)) => (w, m),
         _ => {
@@ -160,7 +158,7 @@ pub async fn directory(State(state): State<Shared>, headers: HeaderMap) -> Respo
         Ok(s) => s,
         Err(r) => return r,
     };
-    let snapshot = state.gateway.policy.load();
+    let snapshot = state.review.policy.load();
     let d = &snapshot.directory;
     render(
         &DirectoryPage {
@@ -231,7 +229,7 @@ struct TryPage {
 fn try_page(state: &Shared, s: &Session, form: TryPage, status: StatusCode) -> Response {
     render(
         &TryPage {
-            council: state.gateway.policy.load().directory.council_name.clone(),
+            council: state.review.policy.load().directory.council_name.clone(),
             css: CSS,
             user: s.user.clone(),
             csrf: s.csrf.clone(),
@@ -327,13 +325,13 @@ pub async fn try_message(
         }
     };
     let raw = crate::message::crlf(&raw);
-    let snapshot = state.gateway.policy.load();
-    let envelope = crate::check::envelope(&form.mail_from, &rcpts);
+    let snapshot = state.review.policy.load();
+    let envelope = crate::tuning::check::envelope(&form.mail_from, &rcpts);
     let verdict = snapshot.evaluate(&envelope, &raw, at);
     form.result = format!(
         "{}\n\nAs JSON (councilgate check --json):\n{}",
-        crate::check::explain(&snapshot, &envelope, &verdict),
-        crate::check::to_json(&verdict)
+        crate::tuning::check::explain(&snapshot, &envelope, &verdict),
+        crate::tuning::check::to_json(&verdict)
     );
     let rewritten = verdict.message.as_deref().unwrap_or(&raw);
     form.preview =
@@ -395,7 +393,7 @@ pub async fn audit(
     };
     let from = day_start(&q.from).unwrap_or(0);
     let to = day_start(&q.to).map(|t| t + 86_400).unwrap_or(i64::MAX);
-    let store = &state.gateway.store;
+    let store = &state.review.store;
     let (events, entries, chain) = match (
         store.events_since(from, 2000).await,
         store.audit_between(from, to, 2000).await,
@@ -444,7 +442,7 @@ pub async fn audit(
     };
     render(
         &AuditPage {
-            council: state.gateway.policy.load().directory.council_name.clone(),
+            council: state.review.policy.load().directory.council_name.clone(),
             css: CSS,
             user: s.user.clone(),
             csrf: s.csrf.clone(),
@@ -509,13 +507,8 @@ pub async fn config(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let status = state
-        .gateway
-        .reload_status
-        .lock()
-        .map(|x| x.clone())
-        .unwrap_or_default();
-    let history = match state.gateway.store.config_history(50).await {
+    let status = state.reloader.status();
+    let history = match state.review.store.config_history(50).await {
         Ok(h) => h,
         Err(_) => {
             return error_page(
@@ -536,13 +529,13 @@ pub async fn config(
     };
     render(
         &ConfigPage {
-            council: state.gateway.policy.load().directory.council_name.clone(),
+            council: state.review.policy.load().directory.council_name.clone(),
             css: CSS,
             user: s.user.clone(),
             csrf: s.csrf.clone(),
             admin: true,
             flash,
-            version: state.gateway.policy.load().version.clone(),
+            version: state.review.policy.load().version.clone(),
             since: when(status.at),
             trigger: status.trigger.clone(),
             error: last_error(&state),
@@ -584,7 +577,7 @@ pub async fn revert(
     if let Some(refused) = csrf_refusal(&state, &s, &form.csrf) {
         return refused;
     }
-    let version = match state.gateway.store.config_version(seq).await {
+    let version = match state.review.store.config_version(seq).await {
         Ok(v) => v,
         Err(_) => {
             return error_page(
@@ -596,9 +589,9 @@ pub async fn revert(
             );
         }
     };
-    let dir = state.gateway.config_dir.clone();
+    let dir = state.reloader.config_dir().to_path_buf();
     let texts = version.texts.clone();
-    let _one_at_a_time = state.gateway.reload_lock.lock().await;
+    let _one_at_a_time = state.reloader.lock.lock().await;
     let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         write_atomic(
             &dir.join(crate::policy::directory::DIRECTORY_FILE),
@@ -620,7 +613,9 @@ pub async fn revert(
             "The configuration folder cannot be written.",
         );
     }
-    match crate::reload::reload_locked(&state.gateway, &format!("revert to #{seq} by {}", s.user))
+    match state
+        .reloader
+        .reload_locked(&format!("revert to #{seq} by {}", s.user))
         .await
     {
         Ok(_) => {

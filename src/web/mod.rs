@@ -11,7 +11,6 @@
 //! attachments are downloaded, never rendered.
 
 mod admin;
-pub mod ops;
 mod pages;
 
 use std::net::{IpAddr, SocketAddr};
@@ -24,7 +23,9 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::gateway::Gateway;
+use crate::review::Review;
+use crate::settings::WebSettings;
+use crate::tuning::reload::Reloader;
 
 pub const SESSION_COOKIE: &str = "cg_session";
 pub const LOGIN_COOKIE: &str = "cg_login";
@@ -43,9 +44,25 @@ fn css_hash() -> &'static str {
 
 pub use crate::auth::Throttle;
 
+/// What the pages use: the review (held messages, decisions, the store and
+/// the live policy), hot reload (the admin's configuration pages), their
+/// settings, and the sign-in throttle.
 pub struct WebState {
-    pub gateway: Arc<Gateway>,
+    pub review: Review,
+    pub reloader: Arc<Reloader>,
+    pub web: WebSettings,
     pub throttle: Throttle,
+}
+
+impl WebState {
+    pub fn new(review: Review, reloader: Arc<Reloader>, web: WebSettings) -> Shared {
+        Arc::new(WebState {
+            review,
+            reloader,
+            web,
+            throttle: Throttle::default(),
+        })
+    }
 }
 
 pub type Shared = Arc<WebState>;
@@ -96,14 +113,10 @@ pub fn router(state: Shared) -> Router {
 }
 
 /// Serves the review pages until `shutdown`.
-pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: CancellationToken) {
+pub async fn serve(listener: TcpListener, state: Shared, shutdown: CancellationToken) {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "review pages listening");
     }
-    let state = Arc::new(WebState {
-        gateway,
-        throttle: Throttle::default(),
-    });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())

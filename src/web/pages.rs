@@ -34,7 +34,7 @@ pub(super) async fn session(state: &Shared, headers: &HeaderMap) -> Option<(Stri
         return None;
     }
     let s = state
-        .gateway
+        .review
         .store
         .session(&auth::token_hash(&token), Utc::now().timestamp())
         .await
@@ -87,7 +87,7 @@ pub(super) fn render<T: Template>(t: &T, status: StatusCode) -> Response {
 }
 
 pub(super) fn council(state: &Shared) -> String {
-    state.gateway.policy.load().directory.council_name.clone()
+    state.review.policy.load().directory.council_name.clone()
 }
 
 pub(super) fn error_page(
@@ -123,7 +123,7 @@ pub(super) fn refuse(get: bool) -> Response {
 }
 
 fn session_cookie(state: &Shared, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.gateway.settings.web.secure_cookies {
+    let secure = if state.web.secure_cookies {
         "; Secure"
     } else {
         ""
@@ -390,7 +390,7 @@ pub async fn login(
             StatusCode::TOO_MANY_REQUESTS,
         );
     }
-    let user = state.gateway.store.user(&form.name).await.ok().flatten();
+    let user = state.review.store.user(&form.name).await.ok().flatten();
     let ok = match &user {
         Some(u) => auth::verify_password(&form.password, &u.password_hash),
         None => {
@@ -422,10 +422,10 @@ pub async fn login(
     };
     let token = auth::token();
     let csrf = auth::token();
-    let hours = state.gateway.settings.web.session_hours as i64;
+    let hours = state.web.session_hours as i64;
     let expires = Utc::now().timestamp() + hours * 3600;
     if let Err(e) = state
-        .gateway
+        .review
         .store
         .create_session(&auth::token_hash(&token), &user.name, &csrf, expires)
         .await
@@ -439,7 +439,7 @@ pub async fn login(
         );
     }
     let _ = state
-        .gateway
+        .review
         .store
         .audit(
             &user.name,
@@ -478,7 +478,7 @@ pub async fn logout(
         return refused;
     }
     let _ = state
-        .gateway
+        .review
         .store
         .end_session(&auth::token_hash(&token))
         .await;
@@ -509,8 +509,8 @@ pub async fn queue(
     let Some((_, s)) = session(&state, &headers).await else {
         return refuse(true);
     };
-    let snapshot = state.gateway.policy.load();
-    let mut held = match state.gateway.store.list("held").await {
+    let snapshot = state.review.policy.load();
+    let mut held = match state.review.store.list("held").await {
         Ok(h) => h,
         Err(e) => {
             tracing::warn!(error = %e, "cannot list held messages");
@@ -581,7 +581,7 @@ pub async fn queue(
 }
 
 async fn load(state: &Shared, s: &Session, id: &str) -> Result<Held, Response> {
-    match state.gateway.store.get(id).await {
+    match state.review.store.get(id).await {
         Ok(h) => Ok(h),
         Err(StoreError::NotFound(_)) => Err(error_page(
             state,
@@ -611,7 +611,7 @@ fn message_page(
     error: &str,
     status: StatusCode,
 ) -> Response {
-    let snapshot = state.gateway.policy.load();
+    let snapshot = state.review.policy.load();
     let verdict: serde_json::Value = serde_json::from_str(&held.verdict).unwrap_or_default();
     let mut evidence_all = Vec::new();
     let mut rules = Vec::new();
@@ -692,11 +692,7 @@ fn message_page(
                 .collect()
         })
         .unwrap_or_default();
-    let head_end = held
-        .message
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(held.message.len().min(64 * 1024));
+    let head_end = crate::message::header_section_len(&held.message);
     let headers = String::from_utf8_lossy(&held.message[..head_end]).to_string();
     render(
         &MessagePage {
@@ -734,7 +730,7 @@ fn message_page(
 
 async fn history(state: &Shared, id: &str) -> Vec<(String, String, String, String)> {
     state
-        .gateway
+        .review
         .store
         .audit_for(id)
         .await
@@ -900,7 +896,11 @@ pub async fn decide(
     };
     let note: String = form.note.chars().take(4000).collect();
     let reason: String = form.reason.chars().take(300).collect();
-    match review::decide(&state.gateway, &id, action, &s.user, &reason, &note).await {
+    match state
+        .review
+        .decide(&id, action, &s.user, &reason, &note)
+        .await
+    {
         Ok(held) => {
             let mut resp =
                 Redirect::to(&format!("/?done={}&state={}", held.id, held.state)).into_response();

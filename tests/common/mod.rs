@@ -292,6 +292,16 @@ pub async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> String
     }
 }
 
+/// The contexts of a running gateway that tests use.
+pub struct Parts {
+    pub store: councilgate::store::Store,
+    pub policy: Arc<councilgate::policy::PolicyHandle>,
+    pub queue: Arc<councilgate::queue::Queue>,
+    pub review: councilgate::review::Review,
+    pub pipeline: Arc<councilgate::pipeline::Pipeline>,
+    pub reloader: Arc<councilgate::tuning::reload::Reloader>,
+}
+
 /// A gateway running in this process.
 pub struct Gateway {
     pub inbound: SocketAddr,
@@ -300,7 +310,8 @@ pub struct Gateway {
     pub submissions: SocketAddr,
     pub web: SocketAddr,
     pub ops: SocketAddr,
-    pub app: Arc<councilgate::gateway::Gateway>,
+    /// The parts of the running gateway a test reads or drives.
+    pub app: Parts,
     pub shutdown: CancellationToken,
     pub task: tokio::task::JoinHandle<()>,
 }
@@ -314,7 +325,14 @@ impl Gateway {
         let submissions = listeners.submissions_addr().expect("submissions");
         let web = listeners.web_addr().expect("web");
         let ops = listeners.ops_addr().expect("ops");
-        let gw = app.gateway.clone();
+        let gw = Parts {
+            store: app.store.clone(),
+            policy: app.policy.clone(),
+            queue: app.queue.clone(),
+            review: app.review.clone(),
+            pipeline: app.pipeline.clone(),
+            reloader: app.reloader.clone(),
+        };
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app.run(listeners, shutdown.clone()));
         Gateway {

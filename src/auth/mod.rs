@@ -1,4 +1,10 @@
-//! Passwords (argon2id) and the random tokens of web sessions.
+//! Who is who: passwords (argon2id), the random tokens of web sessions,
+//! the failure throttle, and SMTP logins with the addresses each may send
+//! as ([`logins`]).
+
+pub mod logins;
+
+pub use logins::Logins;
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;

@@ -3,7 +3,7 @@
 //! bearer token.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::State;
@@ -13,10 +13,22 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::gateway::Gateway;
+use crate::queue::Queue;
+use crate::settings::Secret;
+use crate::store::Store;
 
-async fn metrics_page(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    let token = gw.settings.metrics.token.expose().trim();
+/// What the health and metrics pages read.
+pub struct Ops {
+    /// `/metrics` needs it as a bearer token when not empty.
+    pub token: Secret,
+    pub queue: Arc<Queue>,
+    pub store: Store,
+    /// Set once the listeners are serving.
+    pub ready: Arc<AtomicBool>,
+}
+
+async fn metrics_page(State(gw): State<Arc<Ops>>, headers: HeaderMap) -> Response {
+    let token = gw.token.expose().trim();
     if !token.is_empty() {
         let given = headers
             .get(header::AUTHORIZATION)
@@ -72,7 +84,7 @@ async fn metrics_page(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Res
         .into_response()
 }
 
-async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
+async fn readyz(State(gw): State<Arc<Ops>>) -> Response {
     let listening = gw.ready.load(Ordering::SeqCst);
     let store = gw.store.ping().await;
     let probe = gw.queue.spool().dir().join(".ready-probe");
@@ -100,7 +112,7 @@ fn ok(b: bool) -> &'static str {
     if b { "ok" } else { "failing" }
 }
 
-pub fn router(gw: Arc<Gateway>) -> Router {
+pub fn router(gw: Arc<Ops>) -> Router {
     Router::new()
         .route("/metrics", get(metrics_page))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -108,7 +120,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .with_state(gw)
 }
 
-pub async fn serve(listener: TcpListener, gw: Arc<Gateway>, shutdown: CancellationToken) {
+pub async fn serve(listener: TcpListener, gw: Arc<Ops>, shutdown: CancellationToken) {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "metrics and health listening");
     }

@@ -142,10 +142,10 @@ fn lower_set(v: &[String]) -> Vec<String> {
 
 impl Fixture {
     /// The envelope the fixture is evaluated with.
-    pub fn envelope(&self) -> crate::envelope::Envelope {
-        let envelope = crate::check::envelope(&self.expect.mail_from, &self.expect.rcpt);
+    pub fn envelope(&self) -> crate::message::envelope::Envelope {
+        let envelope = crate::tuning::check::envelope(&self.expect.mail_from, &self.expect.rcpt);
         if self.expect.unverified {
-            crate::check::unverified(envelope)
+            crate::tuning::check::unverified(envelope)
         } else {
             envelope
         }

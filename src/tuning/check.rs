@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde_json::json;
 
-use crate::envelope::{Envelope, ListenerKind};
+use crate::message::envelope::{Envelope, ListenerKind};
 use crate::policy::{Snapshot, Verdict};
 
 /// The envelope `check` evaluates: as if submitted from a trusted network.

@@ -1,10 +1,16 @@
-//! Comparing two policies on the same mail: what would change if a
-//! candidate configuration went live (`councilgate rules diff`, the admin
-//! page's try-a-message).
+//! Tuning the policy: evaluating a message offline ([`check`]), the
+//! shipped and the admin's fixtures ([`fixtures`]), hot reload with the
+//! configuration history ([`reload`]), and here, comparing two policies on
+//! the same mail: what would change if a candidate configuration went live
+//! (`councilgate rules diff`, the admin page's try-a-message).
+
+pub mod check;
+pub mod fixtures;
+pub mod reload;
 
 use chrono::{DateTime, Utc};
 
-use crate::envelope::Envelope;
+use crate::message::envelope::Envelope;
 use crate::policy::Snapshot;
 
 /// A message whose outcome differs between two policies.

@@ -1,5 +1,14 @@
-//! Assembling a running gateway: settings, directory, spool, listeners,
-//! queue runner, and an orderly shutdown.
+//! Assembling a running gateway: settings, directory, spool, store, the
+//! contexts each part uses (pipeline, logins, review, reload, SMTP, web,
+//! ops), the listeners, the queue runner, and an orderly shutdown.
+//!
+//! # Layout
+//! - [`App`] (here): load, bind, run.
+//! - [`tls`]: the certificate (self-signed or the operator's, reloaded).
+//! - [`ops`]: `/metrics`, `/healthz`, `/readyz`.
+
+pub mod ops;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,12 +21,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::envelope::ListenerKind;
-use crate::gateway::Gateway;
+use crate::auth::Logins;
+use crate::delivery::sign::Signer;
+use crate::message::envelope::ListenerKind;
+use crate::pipeline::Pipeline;
+use crate::pipeline::sender_auth::Verifier;
 use crate::policy::{PolicyHandle, Snapshot};
 use crate::queue::{self, Queue, QueueConfig};
+use crate::review::{Notices, Review};
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::tuning::reload::Reloader;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -41,14 +55,25 @@ pub enum StartError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(#[from] crate::server::tls::TlsError),
     #[error(transparent)]
-    SenderAuth(#[from] crate::sender_auth::SenderAuthError),
+    SenderAuth(#[from] crate::pipeline::sender_auth::SenderAuthError),
+    #[error(transparent)]
+    Sign(#[from] crate::delivery::sign::SignError),
 }
 
-/// A gateway ready to run: everything loaded, nothing listening yet.
+/// A gateway ready to run: everything loaded, nothing listening yet. Its
+/// parts are public so that tests and tools can reach the one they need.
 pub struct App {
-    pub gateway: Arc<Gateway>,
+    pub settings: Arc<Settings>,
+    pub policy: Arc<PolicyHandle>,
+    pub queue: Arc<Queue>,
+    pub store: Store,
+    pub review: Review,
+    pub reloader: Arc<Reloader>,
+    pub pipeline: Arc<Pipeline>,
+    pub smtp: Arc<crate::smtp::Context>,
+    ready: Arc<std::sync::atomic::AtomicBool>,
     queue_rx: tokio::sync::mpsc::UnboundedReceiver<queue::Queued>,
     queue_config: QueueConfig,
 }
@@ -86,28 +111,20 @@ impl App {
         } else {
             settings.server.postmaster.trim().to_string()
         };
-        let cert_paths = crate::tls::CertPaths::resolve(
+        let cert_paths = crate::server::tls::CertPaths::resolve(
             &settings.tls.cert,
             &settings.tls.key,
             &data_dir,
             &hostname,
         )?;
-        let cert = Arc::new(crate::tls::ReloadingCert::load(cert_paths)?);
-        let tls = Some(crate::tls::acceptor(cert)?);
-        let sender_auth = if settings.sender_auth.verify {
-            Some(crate::sender_auth::Verifier::new(
-                &settings.sender_auth,
-                &hostname,
-                config_dir,
-            )?)
+        let cert = Arc::new(crate::server::tls::ReloadingCert::load(cert_paths)?);
+        let tls = Some(crate::server::tls::acceptor(cert)?);
+        let verifier = if settings.sender_auth.verify {
+            Some(Verifier::new(&settings.sender_auth, &hostname, config_dir)?)
         } else {
             None
         };
-        let signer = Arc::new(crate::sender_auth::Signer::load(
-            &settings.dkim,
-            config_dir,
-        )?);
-        let settings = Arc::new(settings);
+        let signer = Arc::new(Signer::load(&settings.dkim, config_dir)?);
         crate::metrics::install();
         let now = chrono::Utc::now().timestamp();
         if let Err(e) = store
@@ -116,39 +133,68 @@ impl App {
         {
             warn!(error = %e, "cannot record the configuration history");
         }
-        let reload_status = crate::reload::ReloadStatus {
-            version: snapshot.version.clone(),
-            at: now,
-            trigger: "start".into(),
-            last_error: None,
-        };
-        let queue_config = QueueConfig {
-            settings: settings.clone(),
+        let policy = Arc::new(PolicyHandle::new(snapshot));
+        let reloader = Arc::new(Reloader::new(
+            config_dir.to_path_buf(),
+            policy.clone(),
+            store.clone(),
+            now,
+        ));
+        let notices = Notices::new(
+            hostname.clone(),
+            postmaster.clone(),
+            settings.web.base_url.clone(),
+            queue.clone(),
+        );
+        let review = Review::new(
+            store.clone(),
+            policy.clone(),
+            queue.clone(),
+            notices,
+            settings.store.clone(),
+        );
+        let logins = Arc::new(Logins::new(
+            store.clone(),
+            policy.clone(),
+            settings.smtp.delegates.clone(),
+        ));
+        let pipeline = Arc::new(Pipeline::new(
+            hostname.clone(),
+            policy.clone(),
+            queue.clone(),
+            review.clone(),
+            logins.clone(),
+            verifier,
+            signer.clone(),
+        ));
+        let smtp = Arc::new(crate::smtp::Context {
+            settings: settings.smtp.clone(),
             hostname: hostname.clone(),
             postmaster: postmaster.clone(),
-            data_dir: data_dir.clone(),
-            signer: signer.clone(),
-            pool: Default::default(),
-        };
-        let gateway = Arc::new(Gateway {
-            settings,
+            tls,
+            policy: policy.clone(),
+            logins,
+            pipeline: pipeline.clone(),
+        });
+        let settings = Arc::new(settings);
+        let queue_config = QueueConfig {
+            settings: settings.clone(),
             hostname,
             postmaster,
-            policy: Arc::new(PolicyHandle::new(snapshot)),
+            data_dir,
+            signer,
+            pool: Default::default(),
+        };
+        Ok(App {
+            settings,
+            policy,
             queue,
             store,
-            data_dir,
-            config_dir: config_dir.to_path_buf(),
-            ready: std::sync::atomic::AtomicBool::new(false),
-            reload_status: std::sync::Mutex::new(reload_status),
-            reload_lock: tokio::sync::Mutex::new(()),
-            tls,
-            login_throttle: crate::auth::Throttle::default(),
-            sender_auth,
-            signer,
-        });
-        Ok(App {
-            gateway,
+            review,
+            reloader,
+            pipeline,
+            smtp,
+            ready: Default::default(),
             queue_rx,
             queue_config,
         })
@@ -156,7 +202,7 @@ impl App {
 
     /// Binds the listeners named in the settings.
     pub async fn bind(&self) -> Result<Listeners, StartError> {
-        let smtp = &self.gateway.settings.smtp;
+        let smtp = &self.settings.smtp;
         let mut listeners = Listeners::default();
         for (name, cfg, slot) in [
             ("inbound", &smtp.inbound, &mut listeners.inbound),
@@ -175,7 +221,7 @@ impl App {
                 })?;
             *slot = Some(l);
         }
-        let ops = &self.gateway.settings.metrics;
+        let ops = &self.settings.metrics;
         if !ops.listen.trim().is_empty() {
             let addr: SocketAddr = ops.listen.parse().map_err(|e| {
                 StartError::Listen(format!("metrics.listen = {:?}: {e}", ops.listen))
@@ -191,7 +237,7 @@ impl App {
                         })?,
                 );
         }
-        let web = &self.gateway.settings.web;
+        let web = &self.settings.web;
         if !web.listen.trim().is_empty() {
             let addr: SocketAddr = web
                 .listen
@@ -214,7 +260,7 @@ impl App {
     /// Runs until `shutdown` is cancelled, then stops accepting, lets
     /// sessions and deliveries finish within the grace period, and returns.
     pub async fn run(self, listeners: Listeners, shutdown: CancellationToken) {
-        let settings = self.gateway.settings.clone();
+        let settings = self.settings.clone();
         let tracker = TaskTracker::new();
         let limits = crate::smtp::SessionLimits {
             total: Arc::new(Semaphore::new(settings.smtp.max_sessions)),
@@ -248,35 +294,40 @@ impl App {
                     kind,
                     implicit_tls,
                     trusted,
-                    self.gateway.clone(),
+                    self.smtp.clone(),
                     limits.clone(),
                     shutdown.clone(),
                     tracker.clone(),
                 )));
             }
         }
+        let web_state = crate::web::WebState::new(
+            self.review.clone(),
+            self.reloader.clone(),
+            settings.web.clone(),
+        );
         let web = listeners
             .web
-            .map(|l| tokio::spawn(crate::web::serve(l, self.gateway.clone(), shutdown.clone())));
-        let ops = listeners.ops.map(|l| {
-            tokio::spawn(crate::web::ops::serve(
-                l,
-                self.gateway.clone(),
-                shutdown.clone(),
-            ))
+            .map(|l| tokio::spawn(crate::web::serve(l, web_state, shutdown.clone())));
+        let ops_state = Arc::new(ops::Ops {
+            token: settings.metrics.token.clone(),
+            queue: self.queue.clone(),
+            store: self.store.clone(),
+            ready: self.ready.clone(),
         });
-        self.gateway
-            .ready
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        let watcher = tokio::spawn(crate::reload::watch(self.gateway.clone(), shutdown.clone()));
+        let ops = listeners
+            .ops
+            .map(|l| tokio::spawn(ops::serve(l, ops_state, shutdown.clone())));
+        self.ready.store(true, std::sync::atomic::Ordering::SeqCst);
+        let watcher = tokio::spawn(self.reloader.clone().watch(shutdown.clone()));
         let queue_stop = CancellationToken::new();
-        let review = tokio::spawn(crate::review::run(
-            self.gateway.clone(),
-            Duration::from_secs(3),
-            queue_stop.clone(),
-        ));
+        let review = tokio::spawn(
+            self.review
+                .clone()
+                .run(Duration::from_secs(3), queue_stop.clone()),
+        );
         let runner = tokio::spawn(queue::run(
-            self.gateway.queue.clone(),
+            self.queue.clone(),
             self.queue_rx,
             self.queue_config,
             queue_stop.clone(),
@@ -286,9 +337,7 @@ impl App {
         for a in accept_loops {
             let _ = a.await;
         }
-        self.gateway
-            .ready
-            .store(false, std::sync::atomic::Ordering::SeqCst);
+        self.ready.store(false, std::sync::atomic::Ordering::SeqCst);
         for w in [web, ops].into_iter().flatten() {
             let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
         }

@@ -72,26 +72,6 @@ pub fn build(
     m.into_bytes()
 }
 
-/// The top-level header fields of a raw message, decoded, for the checks
-/// above and for quoting the subject.
-pub fn header_fields(raw: &[u8]) -> Vec<(String, String)> {
-    match mail_parser::MessageParser::default().parse_headers(raw) {
-        Some(m) => m
-            .headers()
-            .iter()
-            .map(|h| {
-                let v = match h.value() {
-                    mail_parser::HeaderValue::Text(t) => t.to_string(),
-                    mail_parser::HeaderValue::TextList(l) => l.join(", "),
-                    _ => m.header_raw(h.name()).unwrap_or("").trim().to_string(),
-                };
-                (h.name().to_string(), v)
-            })
-            .collect(),
-        None => Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,43 +1,74 @@
 //! Who may send through submission: SMTP logins (checked against the
 //! store, with the failure throttle) and the addresses a login may use.
+//! The SMTP session turns a [`Refused`] into its reply; the pipeline asks
+//! [`Logins::foreign_from`] of the message it parsed.
+
+use std::sync::Arc;
 
 use tracing::warn;
 
-use super::reply::Reply;
-use crate::gateway::Gateway;
+use super::Throttle;
+use crate::message::View;
+use crate::policy::PolicyHandle;
+use crate::settings::Delegate;
+use crate::store::Store;
 
-impl Gateway {
+/// Why a login was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// Too many failures from this address or for this user lately.
+    Throttled { secs: u64 },
+    /// The store cannot be read.
+    Unavailable,
+    /// Unknown user or wrong password.
+    Invalid,
+}
+
+/// SMTP logins: the users in the store, the failure throttle, and who may
+/// send as whom (the directory's people and the configured delegates).
+pub struct Logins {
+    store: Store,
+    policy: Arc<PolicyHandle>,
+    delegates: Vec<Delegate>,
+    throttle: Throttle,
+}
+
+impl Logins {
+    pub fn new(store: Store, policy: Arc<PolicyHandle>, delegates: Vec<Delegate>) -> Logins {
+        Logins {
+            store,
+            policy,
+            delegates,
+            throttle: Throttle::default(),
+        }
+    }
+
     /// Checks an SMTP login (after the failure throttle): the login name,
-    /// lower case, or the reply that refuses it.
+    /// lower case, or why it is refused.
     pub async fn login(
         &self,
         peer: std::net::IpAddr,
-        credentials: crate::smtp::sasl::Credentials,
-    ) -> Result<String, Reply> {
-        let user = credentials.user.trim().to_lowercase();
+        user: &str,
+        password: String,
+    ) -> Result<String, Refused> {
+        let user = user.trim().to_lowercase();
         let ip_key = format!("smtp-ip:{peer}");
         let user_key = format!("smtp-user:{user}");
-        let throttle = &self.login_throttle;
+        let throttle = &self.throttle;
         if let Some(wait) = throttle.wait(&ip_key).or_else(|| throttle.wait(&user_key)) {
             warn!(%peer, %user, "SMTP login refused: too many failures");
             crate::metrics::login_refused("throttled");
-            return Err(Reply::new(
-                454,
-                "4.7.0",
-                format!(
-                    "Too many failed logins; try again in {} seconds",
-                    wait.as_secs().max(1)
-                ),
-            ));
+            return Err(Refused::Throttled {
+                secs: wait.as_secs().max(1),
+            });
         }
         let hash = match self.store.smtp_password_hash(&user).await {
             Ok(h) => h,
             Err(e) => {
                 warn!(error = %e, "cannot read SMTP logins");
-                return Err(Reply::new(454, "4.7.0", "Temporary authentication failure"));
+                return Err(Refused::Unavailable);
             }
         };
-        let password = credentials.password;
         let ok = tokio::task::spawn_blocking(move || match hash {
             Some(h) => crate::auth::verify_password(&password, &h),
             None => {
@@ -56,11 +87,7 @@ impl Gateway {
             throttle.fail(&user_key);
             warn!(%peer, %user, "SMTP login failed");
             crate::metrics::login_refused("invalid");
-            Err(Reply::new(
-                535,
-                "5.7.8",
-                "Authentication credentials invalid",
-            ))
+            Err(Refused::Invalid)
         }
     }
 
@@ -78,9 +105,7 @@ impl Gateway {
             return true;
         }
         let domain = crate::policy::directory::domain_of(address);
-        self.settings
-            .smtp
-            .delegates
+        self.delegates
             .iter()
             .filter(|d| d.user.trim().eq_ignore_ascii_case(user))
             .flat_map(|d| &d.send_as)
@@ -91,13 +116,10 @@ impl Gateway {
     }
 
     /// The first From header address that `user` may not send as.
-    pub fn foreign_from(&self, user: &str, message: &[u8]) -> Option<String> {
-        let parsed = mail_parser::MessageParser::default().parse_headers(message)?;
-        parsed
-            .from()?
-            .iter()
-            .filter_map(|a| a.address())
+    pub fn foreign_from(&self, user: &str, message: &View<'_>) -> Option<String> {
+        message
+            .from_addresses()
+            .into_iter()
             .find(|a| !self.may_send_as(user, a))
-            .map(str::to_string)
     }
 }

@@ -1,0 +1,173 @@
+//! The path of one accepted message, from the end of DATA to its outcome.
+//! Read it top to bottom; each stage is a call on the line below it:
+//!
+//! ```text
+//! receive        the SMTP session: DATA decoded, size and header limits,
+//!                a `Received:` field; hands over a Received
+//! authenticate   sender_auth: SPF, DKIM, DMARC and the ARC chain of mail
+//!                from outside → SenderAuth (stamped as Authentication-Results)
+//! parse once     message::View: header fields, end of the header section,
+//!                MIME parts; every later stage reads this one parse
+//! bind           a login may only send as its own addresses (auth::Logins)
+//! evaluate       policy::Snapshot::judge → Verdict + Changes
+//! rewrite        message::rewrite::apply(view, changes)
+//! seal           an ARC set over a changed message (DKIM signing happens
+//!                as it leaves: delivery::sign)
+//! commit         deliver → the spool; hold → the review store;
+//!                reject → nothing kept
+//! Outcome        the session turns it into an SMTP reply
+//! ```
+//!
+//! Nothing is acknowledged before it is on disk: [`Outcome::Queued`] and
+//! [`Outcome::Held`] are returned only once the spool or the store has the
+//! message. Nothing here knows SMTP reply codes.
+
+mod commit;
+pub mod sender_auth;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+
+use crate::auth::Logins;
+use crate::delivery::sign::Signer;
+use crate::message::envelope::{Envelope, ListenerKind};
+use crate::message::{View, rewrite};
+use crate::policy::PolicyHandle;
+use crate::queue::Queue;
+use crate::review::Review;
+use sender_auth::{Parsed, Verifier};
+
+/// What the session hands over: a message it accepted the data of.
+pub struct Received {
+    pub envelope: Envelope,
+    /// The message with our `Received:` field on top.
+    pub message: Vec<u8>,
+    /// The id the message keeps in the spool, the store and the logs.
+    pub queue_id: String,
+}
+
+/// What became of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// On the spool, for delivery.
+    Queued { id: String },
+    /// In the review store, for the Proper Officer; `rules` held it.
+    Held { id: String, rules: Vec<String> },
+    /// Refused under the council protocol; nothing kept.
+    Rejected { reason: String },
+    /// The From names an address the login may not send as.
+    ForeignFrom { from: String, user: String },
+    /// Neither the spool nor the store could take it: try again later.
+    NotStored,
+}
+
+/// The stages' shared parts. Built once at start; cheap to share.
+pub struct Pipeline {
+    hostname: String,
+    policy: Arc<PolicyHandle>,
+    queue: Arc<Queue>,
+    review: Review,
+    logins: Arc<Logins>,
+    /// SPF, DKIM and DMARC of inbound mail; `None` when switched off.
+    sender_auth: Option<Verifier>,
+    /// DKIM keys and the ARC sealer.
+    signer: Arc<Signer>,
+}
+
+impl Pipeline {
+    pub fn new(
+        hostname: String,
+        policy: Arc<PolicyHandle>,
+        queue: Arc<Queue>,
+        review: Review,
+        logins: Arc<Logins>,
+        sender_auth: Option<Verifier>,
+        signer: Arc<Signer>,
+    ) -> Pipeline {
+        Pipeline {
+            hostname,
+            policy,
+            queue,
+            review,
+            logins,
+            sender_auth,
+            signer,
+        }
+    }
+
+    /// The sender-authentication stage's verifier, when it is on.
+    pub fn verifier(&self) -> Option<&Verifier> {
+        self.sender_auth.as_ref()
+    }
+
+    /// Runs every stage on one message.
+    pub async fn run(&self, received: Received) -> Outcome {
+        let Received {
+            mut envelope,
+            mut message,
+            queue_id,
+        } = received;
+
+        // authenticate: mail from outside. Only we may say what we
+        // verified, and DMARC decides whether its From is who it claims.
+        let from_outside = !envelope.trusted && envelope.authenticated.is_none();
+        if from_outside
+            && let Cow::Owned(stripped) =
+                sender_auth::strip_forged_results(&message, &self.hostname)
+        {
+            message = stripped;
+        }
+        let verifier = self
+            .sender_auth
+            .as_ref()
+            .filter(|_| from_outside && envelope.listener == ListenerKind::Inbound);
+        let checked = verifier.map(|v| (v, Parsed::new(&message)));
+        let auth = match &checked {
+            Some((v, parsed)) => Some(v.verify(&envelope, parsed).await),
+            None => None,
+        };
+        if let Some(a) = &auth {
+            envelope.sender_verified = a.verified();
+        }
+        let stamped: Cow<'_, [u8]> = match &auth {
+            Some(a) => Cow::Owned(a.stamp(&message)),
+            None => Cow::Borrowed(&message),
+        };
+
+        // parse once
+        let view = View::parse(&stamped);
+
+        // bind: a login sends only as its own addresses.
+        if let Some(user) = &envelope.authenticated
+            && let Some(from) = self.logins.foreign_from(user, &view)
+        {
+            return Outcome::ForeignFrom {
+                from,
+                user: user.clone(),
+            };
+        }
+
+        // evaluate, then rewrite
+        let snapshot = self.policy.load();
+        let started = Instant::now();
+        let (mut verdict, changes) = snapshot.judge(&envelope, &view, Utc::now());
+        if !changes.is_empty() {
+            verdict.message = Some(rewrite::apply(&view, &changes));
+        }
+        crate::metrics::policy_time(started.elapsed());
+
+        // seal: a changed message gets an ARC set over what we verified.
+        if let (Some(a), Some(changed)) = (&auth, verdict.message.as_deref())
+            && let Some(sealed) = a.seal(&self.signer, changed)
+        {
+            verdict.message = Some(sealed);
+        }
+
+        // commit
+        self.commit(&envelope, &view, &snapshot, verdict, &queue_id)
+            .await
+    }
+}

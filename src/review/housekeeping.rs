@@ -1,0 +1,65 @@
+//! The review's background round: decisions recorded elsewhere carried out,
+//! expiry, reminders, and the records policy.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::Review;
+use crate::store::{Action, StoreError};
+
+impl Review {
+    /// One round: unfinished effects, expiry, reminders, records policy.
+    pub async fn housekeeping(&self) -> Result<(), StoreError> {
+        let snapshot = self.policy.load();
+        for held in self.store.pending_effects().await? {
+            info!(id = %held.id, state = %held.state, "completing a decision's effect");
+            self.carry_out(&snapshot, &held).await;
+        }
+        let now = Utc::now().timestamp();
+        for held in self.store.expired(now).await? {
+            match self
+                .decide(
+                    &held.id,
+                    Action::Expire,
+                    "expiry",
+                    "not reviewed in time",
+                    "",
+                )
+                .await
+            {
+                Ok(_) | Err(StoreError::AlreadyDecided { .. }) => {}
+                Err(e) => warn!(id = %held.id, error = %e, "cannot expire"),
+            }
+        }
+        let remind_before = now + self.settings.remind_hours as i64 * 3600;
+        for held in self.store.take_due_reminders(remind_before).await? {
+            self.notices.tell_reviewers(&snapshot, &held, true).await;
+        }
+        let purge_before = now - self.settings.retention_days as i64 * 86_400;
+        let purged = self.store.purge_decided(purge_before).await?;
+        if purged > 0 {
+            info!(
+                count = purged,
+                "records policy: raw messages of old decided items removed"
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs [`housekeeping`] at start and every `every` until `shutdown`
+    /// (decisions recorded elsewhere are carried out within `every`).
+    pub async fn run(self, every: Duration, shutdown: CancellationToken) {
+        loop {
+            if let Err(e) = self.housekeeping().await {
+                warn!(error = %e, "review housekeeping failed; will retry");
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Reviewing held messages: holding one (the pipeline's commit stage for a
+//! hold), who reviews it, deciding, carrying decisions out, the notices to
+//! senders and reviewers, and the housekeeping that expires, reminds and
+//! applies the records policy. Used by the pipeline, the review pages and
+//! the `held` command.
+//!
+//! # Layout
+//! - [`Review`] (here): holding and deciding.
+//! - [`reviewers`]: who reviews, who is a party, how people are described.
+//! - [`notices`]: notices to senders and reviewers.
+//! - `housekeeping`: the background round ([`Review::run`]).
+
+mod housekeeping;
+pub mod notices;
+pub mod reviewers;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tracing::{info, warn};
+
+pub use notices::Notices;
+pub use reviewers::{may_act, proper_officer_is_party, role_of};
+
+use crate::message::View;
+use crate::message::envelope::Envelope;
+use crate::policy::{PolicyHandle, Snapshot, Verdict};
+use crate::queue::Queue;
+use crate::settings::StoreSettings;
+use crate::store::{Action, Held, NewHeld, Store, StoreError};
+
+/// The review: held messages in the store, the live policy (who reviews),
+/// the queue (releases) and the notices. Cheap to clone.
+#[derive(Clone)]
+pub struct Review {
+    pub store: Store,
+    pub policy: Arc<PolicyHandle>,
+    pub notices: Notices,
+    queue: Arc<Queue>,
+    /// Hold time, reminders, records policy, reviewers and panel.
+    settings: Arc<StoreSettings>,
+}
+
+impl Review {
+    pub fn new(
+        store: Store,
+        policy: Arc<PolicyHandle>,
+        queue: Arc<Queue>,
+        notices: Notices,
+        settings: StoreSettings,
+    ) -> Review {
+        Review {
+            store,
+            policy,
+            notices,
+            queue,
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// Stores a held message (with its pending changes) durably and tells
+    /// its reviewers. `message` is the message as received, `verdict` the
+    /// one that held it (its rewritten message, if any, is what a release
+    /// delivers).
+    pub async fn hold(
+        &self,
+        envelope: &Envelope,
+        message: &View<'_>,
+        verdict: &mut Verdict,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let snapshot = self.policy.load();
+        let from_header = message.from_addresses();
+        let (reviewers, barred) =
+            reviewers::reviewers(&self.settings, &snapshot, envelope, verdict, &from_header);
+        let now = Utc::now().timestamp();
+        let original = message.raw().to_vec();
+        let held = NewHeld {
+            id: id.to_string(),
+            created: now,
+            expires: now + self.settings.hold_days as i64 * 86_400,
+            mail_from: envelope.mail_from.clone(),
+            recipients: verdict.recipients.clone(),
+            envelope: serde_json::to_string(envelope).unwrap_or_default(),
+            subject: message.subject().to_string(),
+            rules: verdict.rules.iter().map(|r| r.id.clone()).collect(),
+            verdict: serde_json::to_string(&*verdict).unwrap_or_default(),
+            message: verdict.message.take().unwrap_or_else(|| original.clone()),
+            original,
+            reviewers,
+            barred,
+        };
+        self.store.hold(&held).await?;
+        let stored = self.store.get(id).await?;
+        self.notices.tell_reviewers(&snapshot, &stored, false).await;
+        Ok(())
+    }
+
+    /// Decides and carries the decision out. The effect is done after the
+    /// commit and then recorded as done; see [`housekeeping`] for a crash in
+    /// between.
+    pub async fn decide(
+        &self,
+        id: &str,
+        action: Action,
+        actor: &str,
+        reason: &str,
+        note: &str,
+    ) -> Result<Held, StoreError> {
+        let snapshot = self.policy.load();
+        let held = record(&self.store, &snapshot, id, action, actor, reason, note).await?;
+        self.carry_out(&snapshot, &held).await;
+        Ok(held)
+    }
+
+    /// Does what a decision entails, then marks it done. Failures leave it
+    /// not done, for the next housekeeping round.
+    async fn carry_out(&self, snapshot: &Snapshot, held: &Held) {
+        match self
+            .store
+            .claim_effect(&held.id, Utc::now().timestamp(), 600)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return, // done, or another gateway is doing it
+            Err(e) => {
+                warn!(id = %held.id, error = %e, "cannot claim a decision's effect; will retry");
+                return;
+            }
+        }
+        let envelope: Option<Envelope> = serde_json::from_str(&held.envelope).ok();
+        let result = match held.state.as_str() {
+            "released" => self
+                .queue
+                .enqueue(
+                    &held.mail_from,
+                    &held.recipients,
+                    Arc::new(held.message.clone()),
+                    envelope,
+                )
+                .await
+                .map(|_| ()),
+            "sent-to-proper-officer" => {
+                let po = snapshot
+                    .directory
+                    .person(snapshot.directory.proper_officer())
+                    .primary_address()
+                    .to_string();
+                let r = self
+                    .queue
+                    .enqueue(
+                        &held.mail_from,
+                        std::slice::from_ref(&po),
+                        Arc::new(held.message.clone()),
+                        envelope,
+                    )
+                    .await;
+                if r.is_ok() {
+                    self.tell_sender(snapshot, held, &format!("Passed to the Proper Officer: {}", held.subject), &format!(
+                        "Your message \"{}\" was held under the council's councillor-officer protocol and has been passed to the Proper Officer only, who will deal with it.\n{}",
+                        held.subject,
+                        note_text(held)
+                    ))
+                    .await;
+                }
+                r.map(|_| ())
+            }
+            "returned" | "expired" => {
+                let (title, why) = if held.state == "expired" {
+                    (
+                        format!("Not delivered: {}", held.subject),
+                        format!(
+                            "Your message \"{}\" was held under the council's councillor-officer protocol and was not reviewed within {} days, so it has not been delivered. Please contact the Proper Officer (the Clerk) if it is still needed.",
+                            held.subject, self.settings.hold_days
+                        ),
+                    )
+                } else {
+                    (
+                        format!("Returned: {}", held.subject),
+                        format!(
+                            "Your message \"{}\" was held under the council's councillor-officer protocol and the reviewer has returned it to you without delivering it.\n{}",
+                            held.subject,
+                            note_text(held)
+                        ),
+                    )
+                };
+                self.tell_sender(snapshot, held, &title, &why).await;
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        match result {
+            Ok(()) => {
+                if let Err(e) = self.store.effect_done(&held.id).await {
+                    warn!(id = %held.id, error = %e, "cannot record a decision's effect as done; it will be repeated");
+                }
+            }
+            Err(e) => {
+                warn!(id = %held.id, error = %e, "cannot carry out a decision yet; will retry")
+            }
+        }
+    }
+
+    async fn tell_sender(&self, snapshot: &Snapshot, held: &Held, subject: &str, body: &str) {
+        let message = View::parse(&held.message);
+        self.notices
+            .tell_sender(
+                &snapshot.directory.council_name,
+                &held.mail_from,
+                &message,
+                subject,
+                body,
+            )
+            .await;
+    }
+}
+
+/// Records a decision without carrying it out: for a process that is not
+/// the gateway (the `held` command). The running gateway carries it out
+/// within seconds ([`housekeeping`]).
+pub async fn record(
+    store: &crate::store::Store,
+    snapshot: &Snapshot,
+    id: &str,
+    action: Action,
+    actor: &str,
+    reason: &str,
+    note: &str,
+) -> Result<Held, StoreError> {
+    if action != Action::Expire {
+        let held = store.get(id).await?;
+        if !may_act(snapshot, &held, actor) {
+            return Err(StoreError::Refused(format!(
+                "{actor} is a party to this message and cannot act on it; it is for {}",
+                held.reviewers.join(", ")
+            )));
+        }
+    }
+    let held = store
+        .decide(id, action, actor, reason, note, Utc::now().timestamp())
+        .await?;
+    info!(id, action = action.state(), actor, "held message decided");
+    Ok(held)
+}
+
+fn note_text(held: &Held) -> String {
+    let mut t = String::new();
+    if let Some(r) = held.reason.as_deref().filter(|r| !r.trim().is_empty()) {
+        t.push_str(&format!("\nReason: {r}\n"));
+    }
+    if let Some(n) = held.note.as_deref().filter(|n| !n.trim().is_empty()) {
+        t.push_str(&format!("\nNote from the reviewer:\n{n}\n"));
+    }
+    t
+}
