@@ -376,6 +376,17 @@ impl Settings {
         Self::from_sources(&file_name, base)
     }
 
+    /// The shipped defaults alone, with no file and no environment: for
+    /// tools and tests that set their values in code.
+    pub fn shipped() -> Result<Self, SettingsError> {
+        let settings: Settings =
+            toml::from_str(DEFAULT_SETTINGS).map_err(|e| SettingsError::Invalid {
+                file: "built-in defaults".into(),
+                detail: e.to_string(),
+            })?;
+        Ok(settings)
+    }
+
     fn from_sources<S>(name: &str, base: S) -> Result<Self, SettingsError>
     where
         S: config::Source + Send + Sync + 'static,

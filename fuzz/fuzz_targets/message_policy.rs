@@ -50,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
         footer: vec!["CC councillor Siân Llewellyn".into()],
         banner: vec!["CAUTION: not verified".into()],
     };
-    let out = apply(&raw, &changes);
+    let out = apply(&councilgate::message::View::parse(&raw), &changes);
     assert!(out.starts_with(b"X-Council-Protocol: fuzz\r\n"));
     assert!(
         mail_parser::MessageParser::default().parse(&out).is_some() || raw.is_empty(),

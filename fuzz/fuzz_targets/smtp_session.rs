@@ -7,7 +7,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, OnceLock};
 
 use councilgate::message::envelope::ListenerKind;
+use councilgate::policy::Snapshot;
+use councilgate::policy::lexicon::DEFAULT_WORDLISTS;
+use councilgate::policy::rules::DEFAULT_RULES;
 use councilgate::server::App;
+use councilgate::settings::Settings;
 use councilgate::smtp::session::{Session, SessionConfig};
 use libfuzzer_sys::fuzz_target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 struct World {
     runtime: tokio::runtime::Runtime,
-    gateway: Arc<councilgate::pipeline::Gateway>,
+    smtp: Arc<councilgate::smtp::Context>,
     _dir: tempfile::TempDir,
 }
 
@@ -23,45 +27,34 @@ fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
-        let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-        let settings = std::fs::read_to_string(format!("{repo}/config/councilgate.toml"))
-            .expect("settings")
-            .replace(
-                "data_dir = \"data\"",
-                &format!(
-                    "data_dir = {:?}",
-                    dir.path().join("data").display().to_string()
-                ),
-            )
-            .replace("127.0.0.1:2525", "")
-            .replace("127.0.0.1:2587", "")
-            .replace("127.0.0.1:2465", "")
-            .replace("listen = \"127.0.0.1:8025\"", "listen = \"\"")
-            .replace("listen = \"127.0.0.1:9025\"", "listen = \"\"")
-            .replace("hostname = \"\"", "hostname = \"fuzz.test\"")
-            .replace("dns_zone = \"\"", "dns_zone = \"zone.toml\"")
-            .replace("max_errors = 10", "max_errors = 1000")
-            .replace(
-                "allow_plain_auth_on_loopback = false",
-                "allow_plain_auth_on_loopback = true",
-            );
-        std::fs::write(dir.path().join("councilgate.toml"), settings).expect("write");
+        // The shipped settings, with the values a fuzzer needs set in code.
+        let mut settings = Settings::shipped().expect("shipped settings");
+        settings.server.data_dir = dir.path().join("data");
+        settings.server.hostname = "fuzz.test".into();
+        settings.smtp.max_errors = 1000;
+        settings.smtp.allow_plain_auth_on_loopback = true;
+        // No DNS: an empty zone answers every look-up at once.
+        settings.sender_auth.dns_zone = "zone.toml".into();
         std::fs::write(dir.path().join("zone.toml"), "").expect("zone");
-        std::fs::copy(
-            format!("{repo}/config/directory.toml"),
-            dir.path().join("directory.toml"),
+        let snapshot = Snapshot::compile(
+            (
+                include_str!("../../config/directory.toml"),
+                "directory.toml",
+            ),
+            (DEFAULT_WORDLISTS, "wordlists.toml"),
+            (DEFAULT_RULES, "rules.toml"),
         )
-        .expect("directory");
+        .expect("the shipped policy compiles");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
         let app = runtime
-            .block_on(App::load(dir.path()))
+            .block_on(App::new(settings, snapshot, dir.path()))
             .expect("gateway loads");
         World {
             runtime,
-            gateway: app.gateway.clone(),
+            smtp: app.smtp.clone(),
             _dir: dir,
         }
     })
@@ -81,7 +74,7 @@ fuzz_target!(|data: &[u8]| {
         let (mut client, server) = tokio::io::duplex(1 << 20);
         let session = Session::new(
             server,
-            w.gateway.clone(),
+            w.smtp.clone(),
             SessionConfig { listener, trusted },
             IpAddr::V4(Ipv4Addr::LOCALHOST),
             CancellationToken::new(),

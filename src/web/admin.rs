@@ -3,35 +3,16 @@
 //! history with diffs and revert.
 
 use askama::Template;
-use axum::extract::{Form, Multipart, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 
-use super::pages::{csrf_refusal, error_page, refuse, render, session, when};
+use super::extract::{Admin, CsrfOnly, SignedForm, SignedIn};
+use super::pages::{error_page, render, when};
 use super::{CSS, Shared, harden};
 use crate::store::Session;
-
-async fn admin_session(
-    state: &Shared,
-    headers: &HeaderMap,
-    get: bool,
-) -> Result<Session, Response> {
-    let Some((_, s)) = session(state, headers).await else {
-        return Err(refuse(get));
-    };
-    if s.role != "admin" {
-        return Err(error_page(
-            state,
-            Some(&s),
-            StatusCode::FORBIDDEN,
-            "Admins only",
-            "This page is for the council's administrators.",
-        ));
-    }
-    Ok(s)
-}
 
 struct RuleRow {
     id: String,
@@ -73,11 +54,10 @@ fn last_error(state: &Shared) -> String {
         .unwrap_or_default()
 }
 
-pub async fn rules(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    let s = match admin_session(&state, &headers, true).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn rules(
+    State(state): State<Shared>,
+    SignedIn { session: s, .. }: SignedIn<Admin>,
+) -> Response {
     let snapshot = state.review.policy.load();
     let now = Utc::now().timestamp();
     let (week, month) = match (
@@ -153,11 +133,10 @@ struct DirectoryPage {
     periods: Vec<String>,
 }
 
-pub async fn directory(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    let s = match admin_session(&state, &headers, true).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn directory(
+    State(state): State<Shared>,
+    SignedIn { session: s, .. }: SignedIn<Admin>,
+) -> Response {
     let snapshot = state.review.policy.load();
     let d = &snapshot.directory;
     render(
@@ -257,22 +236,18 @@ fn empty_try() -> TryPage {
     }
 }
 
-pub async fn try_form(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    match admin_session(&state, &headers, true).await {
-        Ok(s) => try_page(&state, &s, empty_try(), StatusCode::OK),
-        Err(r) => r,
-    }
+pub async fn try_form(
+    State(state): State<Shared>,
+    SignedIn { session: s, .. }: SignedIn<Admin>,
+) -> Response {
+    try_page(&state, &s, empty_try(), StatusCode::OK)
 }
 
 pub async fn try_message(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    user: SignedIn<Admin>,
     mut multipart: Multipart,
 ) -> Response {
-    let s = match admin_session(&state, &headers, false).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let mut form = empty_try();
     let (mut csrf, mut file) = (String::new(), Vec::new());
     while let Ok(Some(field)) = multipart.next_field().await {
@@ -291,9 +266,10 @@ pub async fn try_message(
             _ => {}
         }
     }
-    if let Some(refused) = csrf_refusal(&state, &s, &csrf) {
+    if let Err(refused) = user.check_csrf(&state, &csrf) {
         return refused;
     }
+    let s = user.session;
     let raw = if file.is_empty() {
         form.source.clone().into_bytes()
     } else {
@@ -384,13 +360,9 @@ fn day_start(s: &str) -> Option<i64> {
 
 pub async fn audit(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    SignedIn { session: s, .. }: SignedIn<Admin>,
     Query(q): Query<AuditQuery>,
 ) -> Response {
-    let s = match admin_session(&state, &headers, true).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let from = day_start(&q.from).unwrap_or(0);
     let to = day_start(&q.to).map(|t| t + 86_400).unwrap_or(i64::MAX);
     let store = &state.review.store;
@@ -500,13 +472,9 @@ pub struct FlashQuery {
 
 pub async fn config(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    SignedIn { session: s, .. }: SignedIn<Admin>,
     Query(q): Query<FlashQuery>,
 ) -> Response {
-    let s = match admin_session(&state, &headers, true).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let status = state.reloader.status();
     let history = match state.review.store.config_history(50).await {
         Ok(h) => h,
@@ -548,12 +516,6 @@ pub async fn config(
     )
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// Writes a file atomically (temporary name, fsync, rename).
 fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -566,17 +528,12 @@ fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 
 pub async fn revert(
     State(state): State<Shared>,
-    headers: HeaderMap,
     Path(seq): Path<i64>,
-    Form(form): Form<CsrfOnly>,
+    SignedForm {
+        user: SignedIn { session: s, .. },
+        ..
+    }: SignedForm<CsrfOnly, Admin>,
 ) -> Response {
-    let s = match admin_session(&state, &headers, false).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if let Some(refused) = csrf_refusal(&state, &s, &form.csrf) {
-        return refused;
-    }
     let version = match state.review.store.config_version(seq).await {
         Ok(v) => v,
         Err(_) => {

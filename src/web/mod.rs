@@ -11,6 +11,7 @@
 //! attachments are downloaded, never rendered.
 
 mod admin;
+pub mod extract;
 mod pages;
 
 use std::net::{IpAddr, SocketAddr};

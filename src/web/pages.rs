@@ -10,6 +10,7 @@ use chrono::Utc;
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 use serde::Deserialize;
 
+use super::extract::{CsrfOnly, SignedForm, SignedIn};
 use super::{CSS, LOGIN_COOKIE, SESSION_COOKIE, Shared, client_ip, harden, page_csp};
 use crate::auth;
 use crate::review;
@@ -49,20 +50,6 @@ pub(super) fn same(a: &str, b: &str) -> bool {
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
-}
-
-/// The refusal for a form whose CSRF token is not this session's, or `None`
-/// when the token matches.
-pub(super) fn csrf_refusal(state: &Shared, s: &Session, given: &str) -> Option<Response> {
-    (!same(&s.csrf, given)).then(|| {
-        error_page(
-            state,
-            Some(s),
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "The form was not from this site. Reload the page and try again.",
-        )
-    })
 }
 
 pub(super) fn render<T: Template>(t: &T, status: StatusCode) -> Response {
@@ -460,23 +447,13 @@ pub async fn login(
     resp
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn logout(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    SignedForm {
+        user: SignedIn { token, .. },
+        ..
+    }: SignedForm<CsrfOnly>,
 ) -> Response {
-    let Some((token, s)) = session(&state, &headers).await else {
-        return refuse(false);
-    };
-    if let Some(refused) = csrf_refusal(&state, &s, &form.csrf) {
-        return refused;
-    }
     let _ = state
         .review
         .store
@@ -503,12 +480,9 @@ pub struct QueueQuery {
 
 pub async fn queue(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    SignedIn { session: s, .. }: SignedIn,
     Query(q): Query<QueueQuery>,
 ) -> Response {
-    let Some((_, s)) = session(&state, &headers).await else {
-        return refuse(true);
-    };
     let snapshot = state.review.policy.load();
     let mut held = match state.review.store.list("held").await {
         Ok(h) => h,
@@ -742,12 +716,9 @@ async fn history(state: &Shared, id: &str) -> Vec<(String, String, String, Strin
 
 pub async fn message(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    SignedIn { session: s, .. }: SignedIn,
     Path(id): Path<String>,
 ) -> Response {
-    let Some((_, s)) = session(&state, &headers).await else {
-        return refuse(true);
-    };
     let held = match load(&state, &s, &id).await {
         Ok(h) => h,
         Err(r) => return r,
@@ -759,12 +730,9 @@ pub async fn message(
 /// The sanitised HTML part, for the sandboxed iframe.
 pub async fn preview(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    SignedIn { session: s, .. }: SignedIn,
     Path(id): Path<String>,
 ) -> Response {
-    let Some((_, s)) = session(&state, &headers).await else {
-        return refuse(true);
-    };
     let held = match load(&state, &s, &id).await {
         Ok(h) => h,
         Err(r) => return r,
@@ -818,12 +786,9 @@ pub fn sanitise(html: &str) -> String {
 
 pub async fn attachment(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    SignedIn { session: s, .. }: SignedIn,
     Path((id, n)): Path<(String, usize)>,
 ) -> Response {
-    let Some((_, s)) = session(&state, &headers).await else {
-        return refuse(true);
-    };
     let held = match load(&state, &s, &id).await {
         Ok(h) => h,
         Err(r) => return r,
@@ -873,18 +838,20 @@ pub struct DecideForm {
     note: String,
 }
 
+impl super::extract::CsrfToken for DecideForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 pub async fn decide(
     State(state): State<Shared>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<DecideForm>,
+    SignedForm {
+        user: SignedIn { session: s, .. },
+        form,
+    }: SignedForm<DecideForm>,
 ) -> Response {
-    let Some((_, s)) = session(&state, &headers).await else {
-        return refuse(false);
-    };
-    if let Some(refused) = csrf_refusal(&state, &s, &form.csrf) {
-        return refused;
-    }
     let Some(action) = Action::parse(&form.action).filter(|a| *a != Action::Expire) else {
         return error_page(
             &state,

@@ -1,0 +1,130 @@
+//! Who is asking: the one extractor every handler uses. [`SignedIn`] is
+//! the signed-in user (the session cookie looked up in the store), for
+//! pages; [`SignedForm`] is the same user with a form whose CSRF token is
+//! that session's, for actions. The role marker says who may: anyone
+//! signed in ([`Anyone`]) or administrators only ([`Admin`]). A page asked
+//! for without a session sends the reader to log in; an action without one
+//! is refused.
+
+use std::marker::PhantomData;
+
+use axum::extract::{Form, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use super::Shared;
+use super::pages::{error_page, refuse, same, session};
+use crate::store::Session;
+
+/// Who a handler is for.
+pub trait Role: Send + Sync + 'static {
+    const ADMIN: bool;
+}
+
+/// Anyone signed in: reviewers, clerks, admins.
+pub struct Anyone;
+impl Role for Anyone {
+    const ADMIN: bool = false;
+}
+
+/// The council's administrators only.
+pub struct Admin;
+impl Role for Admin {
+    const ADMIN: bool = true;
+}
+
+/// The signed-in user of this request.
+pub struct SignedIn<R: Role = Anyone> {
+    /// The session cookie's token (its hash is what the store keeps).
+    pub token: String,
+    pub session: Session,
+    role: PhantomData<R>,
+}
+
+impl<R: Role> SignedIn<R> {
+    /// The refusal when `given` is not this session's CSRF token; for a
+    /// form the handler reads itself (multipart uploads).
+    pub fn check_csrf(&self, state: &Shared, given: &str) -> Result<(), Response> {
+        if same(&self.session.csrf, given) {
+            Ok(())
+        } else {
+            Err(error_page(
+                state,
+                Some(&self.session),
+                StatusCode::FORBIDDEN,
+                "Refused",
+                "The form was not from this site. Reload the page and try again.",
+            ))
+        }
+    }
+}
+
+impl<R: Role> FromRequestParts<Shared> for SignedIn<R> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
+        let page = parts.method == Method::GET || parts.method == Method::HEAD;
+        let Some((token, session)) = session(state, &parts.headers).await else {
+            return Err(refuse(page));
+        };
+        if R::ADMIN && session.role != "admin" {
+            return Err(error_page(
+                state,
+                Some(&session),
+                StatusCode::FORBIDDEN,
+                "Admins only",
+                "This page is for the council's administrators.",
+            ));
+        }
+        Ok(SignedIn {
+            token,
+            session,
+            role: PhantomData,
+        })
+    }
+}
+
+/// A form that carries the session's CSRF token.
+pub trait CsrfToken {
+    fn csrf(&self) -> &str;
+}
+
+/// A form with nothing but the CSRF token (log out, revert).
+#[derive(serde::Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl CsrfToken for CsrfOnly {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// The signed-in user and a form from one of this site's pages.
+pub struct SignedForm<T, R: Role = Anyone> {
+    pub user: SignedIn<R>,
+    pub form: T,
+}
+
+impl<T, R> FromRequest<Shared> for SignedForm<T, R>
+where
+    T: DeserializeOwned + CsrfToken + Send,
+    R: Role,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Shared) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let user = SignedIn::<R>::from_request_parts(&mut parts, state).await?;
+        let req = Request::from_parts(parts, body);
+        let Form(form) = Form::<T>::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        user.check_csrf(state, form.csrf())?;
+        Ok(SignedForm { user, form })
+    }
+}
