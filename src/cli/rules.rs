@@ -1,0 +1,187 @@
+//! `councilgate rules`: test, validate, explain and diff the rules.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use clap::Subcommand;
+
+use councilgate::settings::Settings;
+
+use super::{open_store, runtime};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum RulesAction {
+    /// Run the fixtures in DIR (default: <config>/fixtures): each NAME.eml
+    /// with a NAME.toml of expectations. Non-zero exit on any mismatch.
+    Test { dir: Option<PathBuf> },
+    /// Check a config folder without starting anything.
+    Validate,
+    /// A rule, the protocol text it enforces and the word lists it reads.
+    Explain { id: String },
+    /// Every fixture and archived message whose outcome would change under
+    /// the candidate configuration.
+    Diff {
+        #[arg(long)]
+        candidate: PathBuf,
+        /// Fixtures to compare on (default: <config>/fixtures).
+        #[arg(long)]
+        fixtures: Option<PathBuf>,
+    },
+}
+
+pub fn rules(config: &Path, action: RulesAction) -> Result<()> {
+    use councilgate::policy::Snapshot;
+    match action {
+        RulesAction::Validate => {
+            Settings::load(config)?;
+            let s = Snapshot::load(config)?;
+            println!(
+                "{} is valid: {} rules ({} enabled), {} people, policy version {}.",
+                config.display(),
+                s.rules.len(),
+                s.rules.iter().filter(|r| r.def.enabled).count(),
+                s.directory.people.len(),
+                s.version
+            );
+            Ok(())
+        }
+        RulesAction::Explain { id } => {
+            let s = Snapshot::load(config)?;
+            let Some(rule) = s.rules.iter().find(|r| r.def.id == id) else {
+                let ids: Vec<&str> = s.rules.iter().map(|r| r.def.id.as_str()).collect();
+                anyhow::bail!("there is no rule {id:?}; the rules are: {}", ids.join(", "));
+            };
+            let d = &rule.def;
+            println!("{} — {}", d.id, d.title);
+            println!(
+                "enabled: {}   mode: {:?}   action: {}",
+                d.enabled,
+                d.mode,
+                d.action.as_str()
+            );
+            if let Some(to) = &d.to {
+                println!("to: {to}");
+            }
+            if let Some(a) = &d.annotation {
+                println!("annotation: {a}");
+            }
+            if !d.source.is_empty() {
+                println!("\nSource: {}", d.source);
+            }
+            println!("The protocol says:\n  {}\n", d.reference.trim());
+            println!(
+                "Conditions:\n{}",
+                toml::to_string_pretty(d)
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| !l.starts_with("reference")
+                        && !l.starts_with("title")
+                        && !l.starts_with("source"))
+                    .map(|l| format!("  {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            for det in &d.detectors {
+                let lists = councilgate::policy::detectors::DETECTORS
+                    .iter()
+                    .find(|(n, _)| n == det)
+                    .map(|(_, l)| *l)
+                    .unwrap_or(&[]);
+                println!("\nDetector {det} reads:");
+                for l in lists {
+                    let w = s.lexicon.list(l);
+                    println!(
+                        "  {l} ({} entries): {}",
+                        w.entries.len(),
+                        w.entries.join(", ")
+                    );
+                }
+            }
+            Ok(())
+        }
+        RulesAction::Test { dir } => {
+            let s = Snapshot::load(config)?;
+            let dir = dir.unwrap_or_else(|| config.join("fixtures"));
+            let fixtures = councilgate::tuning::fixtures::load_dir(&dir)?;
+            if fixtures.is_empty() {
+                anyhow::bail!("no fixtures (NAME.eml with NAME.toml) in {}", dir.display());
+            }
+            let (mut passed, mut failed) = (0, 0);
+            for f in &fixtures {
+                let outcome = councilgate::tuning::fixtures::run(&s, f)?;
+                if outcome.diff.is_empty() {
+                    passed += 1;
+                    println!("ok    {}", f.name);
+                } else {
+                    failed += 1;
+                    println!("FAIL  {}", f.name);
+                    for line in &outcome.diff {
+                        println!("        {line}");
+                    }
+                }
+            }
+            println!("\nfixtures: {passed} passed, {failed} failed");
+            if failed > 0 {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        RulesAction::Diff {
+            candidate,
+            fixtures,
+        } => runtime()?.block_on(async {
+            let current = Snapshot::load(config)?;
+            let next = Snapshot::load(&candidate)
+                .with_context(|| format!("the candidate in {}", candidate.display()))?;
+            let dir = fixtures.unwrap_or_else(|| config.join("fixtures"));
+            let mut changes = Vec::new();
+            let mut compared = 0;
+            if dir.is_dir() {
+                for f in councilgate::tuning::fixtures::load_dir(&dir)? {
+                    let raw = councilgate::message::crlf(&std::fs::read(&f.eml)?);
+                    let env = f.envelope();
+                    compared += 1;
+                    changes.extend(councilgate::tuning::compare(
+                        &format!("fixture {}", f.name),
+                        &current,
+                        &next,
+                        &env,
+                        &raw,
+                        f.at,
+                    ));
+                }
+            }
+            let (_, store) = open_store(config).await?;
+            for h in store.archive(10_000).await? {
+                let Ok(env) =
+                    serde_json::from_str::<councilgate::message::envelope::Envelope>(&h.envelope)
+                else {
+                    continue;
+                };
+                let at = chrono::DateTime::from_timestamp(h.created, 0).unwrap_or_else(Utc::now);
+                compared += 1;
+                changes.extend(councilgate::tuning::compare(
+                    &format!("held {} ({})", h.id, h.subject),
+                    &current,
+                    &next,
+                    &env,
+                    &h.original,
+                    at,
+                ));
+            }
+            println!(
+                "Compared {compared} messages: {} would change.",
+                changes.len()
+            );
+            for c in &changes {
+                println!(
+                    "\n{}\n  now:       {}\n  candidate: {}",
+                    c.name, c.before, c.after
+                );
+            }
+            Ok(())
+        }),
+    }
+}
