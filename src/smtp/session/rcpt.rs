@@ -1,0 +1,60 @@
+//! RCPT TO: the council's domains on the inbound listener, anywhere for logins and trusted networks on submission.
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::Session;
+use super::mail::plausible_address;
+use crate::message::envelope::ListenerKind;
+use crate::policy::directory::domain_of;
+use crate::smtp::reply::Reply;
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+    pub(super) fn rcpt(&mut self, address: &str, max_rcpts: usize) -> Reply {
+        let address = if address.eq_ignore_ascii_case("postmaster") {
+            self.context.postmaster.clone()
+        } else {
+            address.to_string()
+        };
+        let Some(tx) = self.tx.as_ref() else {
+            return Reply::new(503, "5.5.1", "Send MAIL first");
+        };
+        if tx.rcpt_to.len() >= max_rcpts {
+            return Reply::new(
+                452,
+                "4.5.3",
+                format!("Too many recipients (at most {max_rcpts} per message)"),
+            );
+        }
+        if !plausible_address(&address) {
+            return Reply::new(501, "5.1.3", format!("Bad recipient address <{address}>"));
+        }
+        let domain = domain_of(&address).to_ascii_lowercase();
+        let allowed = match self.config.listener {
+            ListenerKind::Inbound => self.context.is_council_domain(&domain),
+            ListenerKind::Submission => self.config.trusted || self.authenticated.is_some(),
+        };
+        if !allowed {
+            return match self.config.listener {
+                ListenerKind::Inbound => Reply::new(
+                    550,
+                    "5.7.1",
+                    format!(
+                        "Relay access denied: this gateway accepts mail only for the council's domains, not {domain}"
+                    ),
+                ),
+                ListenerKind::Submission => Reply::new(
+                    550,
+                    "5.7.1",
+                    "Relay access denied: submission needs AUTH or a trusted network",
+                ),
+            };
+        }
+        if let Some(tx) = self.tx.as_mut() {
+            if tx.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(&address)) {
+                return Reply::new(250, "2.1.5", "Recipient OK (duplicate ignored)");
+            }
+            tx.rcpt_to.push(address);
+        }
+        Reply::new(250, "2.1.5", "Recipient OK")
+    }
+}
