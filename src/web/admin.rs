@@ -10,7 +10,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 
 use super::extract::{Admin, CsrfOnly, SignedForm, SignedIn};
-use super::pages::{error_page, render, when};
+use super::render::{error_page, render, when};
 use super::{CSS, Shared, harden};
 use crate::store::Session;
 

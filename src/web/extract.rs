@@ -15,7 +15,8 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use super::Shared;
-use super::pages::{error_page, refuse, same, session};
+use super::login::{same, session};
+use super::render::{error_page, refuse};
 use crate::store::Session;
 
 /// Who a handler is for.

@@ -12,7 +12,10 @@
 
 mod admin;
 pub mod extract;
-mod pages;
+mod login;
+mod message;
+mod queue;
+mod render;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -96,20 +99,20 @@ pub fn page_csp() -> String {
 pub fn router(state: Shared) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/login", get(pages::login_form).post(pages::login))
-        .route("/logout", post(pages::logout))
-        .route("/", get(pages::queue))
-        .route("/held/{id}", get(pages::message))
-        .route("/held/{id}/preview", get(pages::preview))
-        .route("/held/{id}/attachment/{n}", get(pages::attachment))
-        .route("/held/{id}/decide", post(pages::decide))
+        .route("/login", get(login::login_form).post(login::login))
+        .route("/logout", post(login::logout))
+        .route("/", get(queue::queue))
+        .route("/held/{id}", get(message::message))
+        .route("/held/{id}/preview", get(message::preview))
+        .route("/held/{id}/attachment/{n}", get(message::attachment))
+        .route("/held/{id}/decide", post(message::decide))
         .route("/admin", get(admin::rules))
         .route("/admin/directory", get(admin::directory))
         .route("/admin/try", get(admin::try_form).post(admin::try_message))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/config", get(admin::config))
         .route("/admin/config/{seq}/revert", post(admin::revert))
-        .fallback(pages::not_found)
+        .fallback(render::not_found)
         .with_state(state)
 }
 

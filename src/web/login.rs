@@ -1,0 +1,239 @@
+//! Signing in and out: the login form, the password check with its throttle, the session cookie, and looking a session up.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::extract::{CsrfOnly, SignedForm, SignedIn};
+use super::render::{council, render};
+use super::{CSS, LOGIN_COOKIE, SESSION_COOKIE, Shared, client_ip, harden};
+use crate::auth;
+use crate::store::Session;
+
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+pub(super) async fn session(state: &Shared, headers: &HeaderMap) -> Option<(String, Session)> {
+    let token = cookie(headers, SESSION_COOKIE)?;
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let s = state
+        .review
+        .store
+        .session(&auth::token_hash(&token), Utc::now().timestamp())
+        .await
+        .ok()??;
+    Some((token, s))
+}
+
+/// Constant-time comparison for tokens.
+pub(super) fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+pub(super) fn session_cookie(state: &Shared, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.web.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("cg_session=; Max-Age=0"))
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    council: String,
+    css: &'static str,
+    user: String,
+    csrf: String,
+    admin: bool,
+    error: String,
+}
+
+pub async fn login_form(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    login_page(&state, &headers, "", StatusCode::OK)
+}
+
+/// The login form. Its CSRF token is kept while the cookie lives, so a
+/// second view (the browser fetching /favicon.ico is sent here too) does
+/// not invalidate a form already on screen.
+pub(super) fn login_page(
+    state: &Shared,
+    headers: &HeaderMap,
+    error: &str,
+    status: StatusCode,
+) -> Response {
+    let token = cookie(headers, LOGIN_COOKIE)
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(auth::token);
+    let mut resp = render(
+        &LoginPage {
+            council: council(state),
+            css: CSS,
+            user: String::new(),
+            csrf: token.clone(),
+            admin: false,
+            error: error.to_string(),
+        },
+        status,
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=900"
+    )) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn login(
+    State(state): State<Shared>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !same(&expected, &form.csrf) {
+        return login_page(
+            &state,
+            &headers,
+            "The form had expired. Please try again.",
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let ip_key = format!("ip:{}", client_ip(&addr));
+    let user_key = format!("user:{}", form.name.to_lowercase());
+    if let Some(wait) = state
+        .throttle
+        .wait(&ip_key)
+        .or_else(|| state.throttle.wait(&user_key))
+    {
+        return login_page(
+            &state,
+            &headers,
+            &format!(
+                "Too many failed attempts. Try again in {} seconds.",
+                wait.as_secs().max(1)
+            ),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
+    let user = state.review.store.user(&form.name).await.ok().flatten();
+    let ok = match &user {
+        Some(u) => auth::verify_password(&form.password, &u.password_hash),
+        None => {
+            auth::dummy_verify(&form.password);
+            false
+        }
+    };
+    if !ok {
+        state.throttle.fail(&ip_key);
+        state.throttle.fail(&user_key);
+        // The user name is logged, never the password.
+        tracing::info!(user = %form.name, ip = %client_ip(&addr), "login refused");
+        return login_page(
+            &state,
+            &headers,
+            "The user name or password is not right.",
+            StatusCode::UNAUTHORIZED,
+        );
+    }
+    state.throttle.succeed(&ip_key);
+    state.throttle.succeed(&user_key);
+    let Some(user) = user else {
+        return login_page(
+            &state,
+            &headers,
+            "The user name or password is not right.",
+            StatusCode::UNAUTHORIZED,
+        );
+    };
+    let token = auth::token();
+    let csrf = auth::token();
+    let hours = state.web.session_hours as i64;
+    let expires = Utc::now().timestamp() + hours * 3600;
+    if let Err(e) = state
+        .review
+        .store
+        .create_session(&auth::token_hash(&token), &user.name, &csrf, expires)
+        .await
+    {
+        tracing::warn!(error = %e, "cannot create a session");
+        return login_page(
+            &state,
+            &headers,
+            "Logging in failed; please try again.",
+            StatusCode::SERVICE_UNAVAILABLE,
+        );
+    }
+    let _ = state
+        .review
+        .store
+        .audit(
+            &user.name,
+            "login",
+            "-",
+            &format!("logged in from {}", client_ip(&addr)),
+        )
+        .await;
+    let mut resp = Redirect::to("/").into_response();
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        session_cookie(&state, &token, hours * 3600),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("{LOGIN_COOKIE}=; Path=/login; Max-Age=0")) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    harden(&mut resp, "default-src 'none'");
+    resp
+}
+
+pub async fn logout(
+    State(state): State<Shared>,
+    SignedForm {
+        user: SignedIn { token, .. },
+        ..
+    }: SignedForm<CsrfOnly>,
+) -> Response {
+    let _ = state
+        .review
+        .store
+        .end_session(&auth::token_hash(&token))
+        .await;
+    let mut resp = Redirect::to("/login").into_response();
+    resp.headers_mut()
+        .append(header::SET_COOKIE, session_cookie(&state, "", 0));
+    harden(&mut resp, "default-src 'none'");
+    resp
+}

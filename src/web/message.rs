@@ -1,0 +1,413 @@
+//! One held message: why it was held (rules, evidence, the protocol's words), its text, the sanitised HTML preview, attachments, history, and the decision.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+use serde::Deserialize;
+
+use super::extract::{SignedForm, SignedIn};
+use super::render::{error_page, highlight, render, safe_filename, size, when};
+use super::{CSS, Shared, harden};
+use crate::review;
+use crate::store::{Action, Held, Session, StoreError};
+
+struct RuleView {
+    id: String,
+    title: String,
+    action: String,
+    source: String,
+    reference: String,
+    evidence: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    council: String,
+    css: &'static str,
+    user: String,
+    csrf: String,
+    admin: bool,
+    id: String,
+    subject: String,
+    error: String,
+    state: String,
+    from: String,
+    from_role: String,
+    to: Vec<(String, String)>,
+    held_at: String,
+    expires: String,
+    reviewers: String,
+    rules: Vec<RuleView>,
+    body_html: String,
+    has_html: bool,
+    attachments: Vec<(usize, String, String, String)>,
+    headers: String,
+    may_act: bool,
+    reasons: Vec<String>,
+    history: Vec<(String, String, String, String)>,
+}
+
+pub(super) async fn load(state: &Shared, s: &Session, id: &str) -> Result<Held, Response> {
+    match state.review.store.get(id).await {
+        Ok(h) => Ok(h),
+        Err(StoreError::NotFound(_)) => Err(error_page(
+            state,
+            Some(s),
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such held message.",
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read a held message");
+            Err(error_page(
+                state,
+                Some(s),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                "The store cannot be reached; please try again.",
+            ))
+        }
+    }
+}
+
+pub(super) fn message_page(
+    state: &Shared,
+    s: &Session,
+    held: &Held,
+    history: Vec<(String, String, String, String)>,
+    error: &str,
+    status: StatusCode,
+) -> Response {
+    let snapshot = state.review.policy.load();
+    let verdict: serde_json::Value = serde_json::from_str(&held.verdict).unwrap_or_default();
+    let mut evidence_all = Vec::new();
+    let mut rules = Vec::new();
+    let mut reasons: Vec<String> = Vec::new();
+    for r in verdict["rules"].as_array().into_iter().flatten() {
+        let id = r["id"].as_str().unwrap_or("").to_string();
+        let evidence: Vec<String> = r["evidence"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.as_str().map(str::to_string))
+            .collect();
+        evidence_all.extend(evidence.iter().cloned());
+        let def = snapshot
+            .rules
+            .iter()
+            .find(|x| x.def.id == id)
+            .map(|x| &x.def);
+        let title = def.map(|d| d.title.clone()).unwrap_or_default();
+        if !title.is_empty() {
+            reasons.push(format!("{id}: {title}"));
+        }
+        rules.push(RuleView {
+            id,
+            title,
+            action: r["action"].as_str().unwrap_or("").to_string(),
+            source: def.map(|d| d.source.clone()).unwrap_or_default(),
+            reference: def
+                .map(|d| d.reference.trim().to_string())
+                .unwrap_or_default(),
+            evidence,
+        });
+    }
+    // What held or refused it first, then what changed it.
+    let weight = |a: &str| {
+        ["reject", "hold", "redirect", "copy", "annotate", "flag"]
+            .iter()
+            .position(|x| a == *x)
+            .unwrap_or(9)
+    };
+    rules.sort_by_key(|r| weight(&r.action));
+    reasons.push("The message is in order: routine matter".into());
+    reasons.push("Other (see note)".into());
+    let disclaimer = snapshot.lexicon.list("disclaimer.phrases");
+    let is_disclaimer = |p: &str| disclaimer.is_match(&crate::policy::lexicon::normalise(p));
+    let analysis = crate::message::Analysis::new(&held.message, &is_disclaimer);
+    let text = if analysis.split.new_text.is_empty() {
+        analysis.body.clone()
+    } else {
+        analysis.split.new_text.clone()
+    };
+    let parsed = MessageParser::default().parse(&held.message);
+    let has_html = parsed.as_ref().is_some_and(|m| {
+        m.html_body.iter().any(|&i| {
+            matches!(
+                m.parts.get(i as usize).map(|p| &p.body),
+                Some(PartType::Html(_))
+            )
+        })
+    });
+    let attachments = parsed
+        .as_ref()
+        .map(|m| {
+            m.attachments()
+                .enumerate()
+                .map(|(i, p)| {
+                    let ct = p
+                        .content_type()
+                        .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")))
+                        .unwrap_or_else(|| "application/octet-stream".into());
+                    (
+                        i,
+                        p.attachment_name().unwrap_or("(unnamed)").to_string(),
+                        ct,
+                        size(p.contents().len()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let head_end = crate::message::header_section_len(&held.message);
+    let headers = String::from_utf8_lossy(&held.message[..head_end]).to_string();
+    render(
+        &MessagePage {
+            council: snapshot.directory.council_name.clone(),
+            css: CSS,
+            user: s.user.clone(),
+            csrf: s.csrf.clone(),
+            admin: s.role == "admin",
+            id: held.id.clone(),
+            subject: held.subject.clone(),
+            error: error.to_string(),
+            state: held.state.clone(),
+            from: held.mail_from.clone(),
+            from_role: review::role_of(&snapshot, &held.mail_from),
+            to: held
+                .recipients
+                .iter()
+                .map(|r| (r.clone(), review::role_of(&snapshot, r)))
+                .collect(),
+            held_at: when(held.created),
+            expires: when(held.expires),
+            reviewers: held.reviewers.join(", "),
+            rules,
+            body_html: highlight(&text, &evidence_all),
+            has_html,
+            attachments,
+            headers,
+            may_act: review::may_act(&snapshot, held, &s.user),
+            reasons,
+            history,
+        },
+        status,
+    )
+}
+
+pub(super) async fn history(state: &Shared, id: &str) -> Vec<(String, String, String, String)> {
+    state
+        .review
+        .store
+        .audit_for(id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| (when(e.at), e.actor, e.action, e.detail))
+        .collect()
+}
+
+pub async fn message(
+    State(state): State<Shared>,
+    SignedIn { session: s, .. }: SignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let held = match load(&state, &s, &id).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let h = history(&state, &id).await;
+    message_page(&state, &s, &held, h, "", StatusCode::OK)
+}
+
+/// The sanitised HTML part, for the sandboxed iframe.
+pub async fn preview(
+    State(state): State<Shared>,
+    SignedIn { session: s, .. }: SignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let held = match load(&state, &s, &id).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let html = MessageParser::default()
+        .parse(&held.message)
+        .and_then(|m| {
+            m.html_body
+                .iter()
+                .find_map(|&i| match m.parts.get(i as usize).map(|p| &p.body) {
+                    Some(PartType::Html(h)) => Some(h.to_string()),
+                    _ => None,
+                })
+        })
+        .unwrap_or_default();
+    let clean = sanitise(&html);
+    let mut resp = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        clean,
+    )
+        .into_response();
+    resp.headers_mut().insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
+    harden(
+        &mut resp,
+        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox",
+    );
+    resp
+}
+
+/// HTML from email, made inert: ammonia's allow-list, and images only from
+/// data: URLs (remote images are tracking pixels).
+pub fn sanitise(html: &str) -> String {
+    ammonia::Builder::default()
+        .attribute_filter(|element, attribute, value| {
+            if element == "img"
+                && attribute == "src"
+                && !value.trim_start().to_ascii_lowercase().starts_with("data:")
+            {
+                None
+            } else {
+                Some(value.into())
+            }
+        })
+        .clean(html)
+        .to_string()
+}
+
+pub async fn attachment(
+    State(state): State<Shared>,
+    SignedIn { session: s, .. }: SignedIn,
+    Path((id, n)): Path<(String, usize)>,
+) -> Response {
+    let held = match load(&state, &s, &id).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let part = MessageParser::default().parse(&held.message).and_then(|m| {
+        m.attachments().nth(n).map(|p| {
+            (
+                p.attachment_name().unwrap_or("attachment").to_string(),
+                p.contents().to_vec(),
+            )
+        })
+    });
+    let Some((name, bytes)) = part else {
+        return error_page(
+            &state,
+            Some(&s),
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such attachment.",
+        );
+    };
+    let mut resp = (StatusCode::OK, bytes).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"",
+        safe_filename(&name)
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    harden(&mut resp, "default-src 'none'; sandbox");
+    resp
+}
+
+#[derive(Deserialize)]
+pub struct DecideForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    note: String,
+}
+
+impl super::extract::CsrfToken for DecideForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+pub async fn decide(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    SignedForm {
+        user: SignedIn { session: s, .. },
+        form,
+    }: SignedForm<DecideForm>,
+) -> Response {
+    let Some(action) = Action::parse(&form.action).filter(|a| *a != Action::Expire) else {
+        return error_page(
+            &state,
+            Some(&s),
+            StatusCode::BAD_REQUEST,
+            "Not understood",
+            "Choose release, send to the Proper Officer, return or delete.",
+        );
+    };
+    let note: String = form.note.chars().take(4000).collect();
+    let reason: String = form.reason.chars().take(300).collect();
+    match state
+        .review
+        .decide(&id, action, &s.user, &reason, &note)
+        .await
+    {
+        Ok(held) => {
+            let mut resp =
+                Redirect::to(&format!("/?done={}&state={}", held.id, held.state)).into_response();
+            harden(&mut resp, "default-src 'none'");
+            resp
+        }
+        Err(StoreError::AlreadyDecided { state: st, by, .. }) => {
+            let held = match load(&state, &s, &id).await {
+                Ok(h) => h,
+                Err(r) => return r,
+            };
+            let h = history(&state, &id).await;
+            message_page(
+                &state,
+                &s,
+                &held,
+                h,
+                &format!("{by} acted first: this message was already {st}."),
+                StatusCode::CONFLICT,
+            )
+        }
+        Err(StoreError::Refused(why)) => error_page(
+            &state,
+            Some(&s),
+            StatusCode::FORBIDDEN,
+            "Not yours to decide",
+            &why,
+        ),
+        Err(StoreError::NotFound(_)) => error_page(
+            &state,
+            Some(&s),
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such held message.",
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "decision failed");
+            error_page(
+                &state,
+                Some(&s),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                "The decision could not be recorded; please try again.",
+            )
+        }
+    }
+}

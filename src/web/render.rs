@@ -1,0 +1,174 @@
+//! What every page shares: rendering a template with the security headers, the error page, the refusal for a reader who is not signed in, and the small formatting helpers (dates, sizes, escaping, evidence highlighted, safe file names).
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+
+use super::login::session;
+use super::{CSS, Shared, harden, page_csp};
+use crate::store::Session;
+
+pub(super) fn render<T: Template>(t: &T, status: StatusCode) -> Response {
+    let mut resp = match t.render() {
+        Ok(html) => (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            html,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "page could not be rendered");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be shown.",
+            )
+                .into_response()
+        }
+    };
+    harden(&mut resp, &page_csp());
+    resp
+}
+
+pub(super) fn council(state: &Shared) -> String {
+    state.review.policy.load().directory.council_name.clone()
+}
+
+pub(super) fn error_page(
+    state: &Shared,
+    s: Option<&Session>,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> Response {
+    render(
+        &ErrorPage {
+            council: council(state),
+            css: CSS,
+            user: s.map(|s| s.user.clone()).unwrap_or_default(),
+            csrf: s.map(|s| s.csrf.clone()).unwrap_or_default(),
+            admin: s.is_some_and(|s| s.role == "admin"),
+            title: title.to_string(),
+            message: message.to_string(),
+        },
+        status,
+    )
+}
+
+/// Not logged in: pages send the reader to log in; actions are refused.
+pub(super) fn refuse(get: bool) -> Response {
+    let mut resp = if get {
+        Redirect::to("/login").into_response()
+    } else {
+        (StatusCode::FORBIDDEN, "Log in first.").into_response()
+    };
+    harden(&mut resp, "default-src 'none'");
+    resp
+}
+
+pub(super) fn when(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|t| {
+            t.with_timezone(&chrono_tz::Europe::London)
+                .format("%a %-d %b %Y, %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+pub(super) fn age(ts: i64) -> String {
+    let secs = (Utc::now().timestamp() - ts).max(0);
+    match secs {
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h", s / 3600),
+        s => format!("{} d", s / 86_400),
+    }
+}
+
+pub(super) fn escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// The new text, escaped, with each evidence sentence marked.
+pub fn highlight(text: &str, evidence: &[String]) -> String {
+    let mut html = escape(text);
+    for e in evidence {
+        // Evidence is "sentence (why)"; mark the sentence.
+        let sentence = match e.rfind(" (") {
+            Some(i) if e.ends_with(')') => &e[..i],
+            _ => e.as_str(),
+        };
+        if sentence.len() < 8 {
+            continue;
+        }
+        let needle = escape(sentence);
+        if let Some(pos) = html.find(&needle)
+            && !html[..pos].ends_with("<mark>")
+        {
+            html.replace_range(pos..pos + needle.len(), &format!("<mark>{needle}</mark>"));
+        }
+    }
+    html
+}
+
+/// Safe for a Content-Disposition filename.
+pub(super) fn safe_filename(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    let s = s.trim_start_matches('.').to_string();
+    if s.is_empty() { "attachment".into() } else { s }
+}
+
+pub(super) fn size(n: usize) -> String {
+    match n {
+        n if n < 1024 => format!("{n} bytes"),
+        n if n < 1024 * 1024 => format!("{:.0} KB", n as f64 / 1024.0),
+        n => format!("{:.1} MB", n as f64 / 1024.0 / 1024.0),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    council: String,
+    css: &'static str,
+    user: String,
+    csrf: String,
+    admin: bool,
+    title: String,
+    message: String,
+}
+
+pub async fn not_found(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    match session(&state, &headers).await {
+        Some((_, s)) => error_page(
+            &state,
+            Some(&s),
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such page.",
+        ),
+        None => refuse(true),
+    }
+}
