@@ -246,7 +246,7 @@ async fn login(gw: &Gateway, user: &str, role: &str) -> (reqwest::Client, String
     let hash = councilgate::auth::hash_password("a long enough password").expect("hash");
     gw.app
         .store
-        .add_user(user, role, &hash)
+        .add_user(user, role.parse().expect("role"), &hash)
         .await
         .expect("user");
     let c = browser();

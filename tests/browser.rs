@@ -20,7 +20,11 @@ async fn clerk_logs_in_opens_a_held_message_and_releases_it_in_chromium() {
     let hash = councilgate::auth::hash_password("a long enough password").expect("hash");
     gw.app
         .store
-        .add_user("clerk@example-tc.gov.uk", "clerk", &hash)
+        .add_user(
+            "clerk@example-tc.gov.uk",
+            councilgate::store::UserRole::Clerk,
+            &hash,
+        )
         .await
         .expect("user");
     let mut c = Client::connect(gw.submission).await;

@@ -7,6 +7,12 @@ use std::sync::Arc;
 use councilgate::store::{Action, NewHeld, Store, StoreError};
 
 fn held(id: &str) -> NewHeld {
+    let envelope = councilgate::tuning::check::envelope(
+        "cllr.smith@example-tc.gov.uk",
+        &["alex.green@example-tc.gov.uk".into()],
+    );
+    let mut verdict = councilgate::policy::Verdict::deliver_unchanged(&envelope, "test");
+    verdict.decision = councilgate::policy::Decision::Hold;
     NewHeld {
         id: id.into(),
         created: 1_000,
@@ -16,10 +22,10 @@ fn held(id: &str) -> NewHeld {
             "alex.green@example-tc.gov.uk".into(),
             "clerk@example-tc.gov.uk".into(),
         ],
-        envelope: "{}".into(),
+        envelope,
         subject: "Bins".into(),
         rules: vec!["instruction-to-staff".into()],
-        verdict: "{\"decision\":\"hold\"}".into(),
+        verdict,
         message: b"Subject: Bins\r\n\r\nPlease empty the bins.\r\n".to_vec(),
         original: b"Subject: Bins\r\n\r\nPlease empty the bins.\r\n".to_vec(),
         reviewers: vec![],
@@ -167,7 +173,11 @@ async fn tampering_with_the_audit_log_is_detected() {
 async fn users_sessions_expiry_and_reminders() {
     for (name, store, _dir) in backends().await {
         store
-            .add_user("clerk@example-tc.gov.uk", "clerk", "$argon2id$fake")
+            .add_user(
+                "clerk@example-tc.gov.uk",
+                councilgate::store::UserRole::Clerk,
+                "$argon2id$fake",
+            )
             .await
             .expect("user");
         let u = store

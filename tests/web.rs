@@ -24,7 +24,7 @@ async fn add_user(gw: &Gateway, name: &str, role: &str) {
     let hash = councilgate::auth::hash_password(PASSWORD).expect("hash");
     gw.app
         .store
-        .add_user(name, role, &hash)
+        .add_user(name, role.parse().expect("role"), &hash)
         .await
         .expect("user");
 }

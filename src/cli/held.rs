@@ -74,16 +74,10 @@ pub async fn held(config: &Path, action: HeldAction) -> Result<()> {
             if !h.barred.is_empty() {
                 println!("May not act (a party to it): {}", h.barred.join(", "));
             }
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&h.verdict) {
-                for r in v["rules"].as_array().into_iter().flatten() {
-                    println!(
-                        "\nRule {} ({})",
-                        r["id"].as_str().unwrap_or(""),
-                        r["action"].as_str().unwrap_or("")
-                    );
-                    for e in r["evidence"].as_array().into_iter().flatten() {
-                        println!("  - {}", e.as_str().unwrap_or(""));
-                    }
+            for r in &h.verdict.rules {
+                println!("\nRule {} ({})", r.id, r.action);
+                for e in &r.evidence {
+                    println!("  - {e}");
                 }
             }
             println!("\nHistory:");

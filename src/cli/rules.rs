@@ -155,11 +155,7 @@ pub fn rules(config: &Path, action: RulesAction) -> Result<()> {
             }
             let (_, store) = open_store(config).await?;
             for h in store.archive(10_000).await? {
-                let Ok(env) =
-                    serde_json::from_str::<councilgate::message::envelope::Envelope>(&h.envelope)
-                else {
-                    continue;
-                };
+                let env = h.envelope.clone();
                 let at = chrono::DateTime::from_timestamp(h.created, 0).unwrap_or_else(Utc::now);
                 compared += 1;
                 changes.extend(councilgate::tuning::compare(

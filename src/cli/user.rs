@@ -57,6 +57,7 @@ pub async fn user(config: &Path, action: UserAction) -> Result<()> {
     councilgate::auth::check_password_strength(&password).map_err(anyhow::Error::msg)?;
     let hash = councilgate::auth::hash_password(&password).map_err(anyhow::Error::msg)?;
     if let Some(role) = &role {
+        let role: councilgate::store::UserRole = role.parse().map_err(anyhow::Error::msg)?;
         store.add_user(&name, role, &hash).await?;
         println!("User {name} saved with role {role}.");
     }

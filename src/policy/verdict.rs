@@ -1,10 +1,10 @@
 //! The outcome of evaluating one message.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::message::envelope::Envelope;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Deliver,
@@ -23,7 +23,7 @@ impl Decision {
 }
 
 /// One rule that fired, with its evidence.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RuleHit {
     pub id: String,
     pub action: String,
@@ -31,7 +31,7 @@ pub struct RuleHit {
     pub evidence: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verdict {
     pub decision: Decision,
     /// Final envelope recipients (copies added, redirected ones removed).

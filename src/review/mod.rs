@@ -27,7 +27,7 @@ use crate::message::envelope::Envelope;
 use crate::policy::{PolicyHandle, Snapshot, Verdict};
 use crate::queue::Queue;
 use crate::settings::StoreSettings;
-use crate::store::{Action, Held, NewHeld, Store, StoreError};
+use crate::store::{Action, Held, HeldState, NewHeld, Store, StoreError};
 
 /// The review: held messages in the store, the live policy (who reviews),
 /// the queue (releases) and the notices. Cheap to clone.
@@ -81,11 +81,11 @@ impl Review {
             expires: now + self.settings.hold_days as i64 * 86_400,
             mail_from: envelope.mail_from.clone(),
             recipients: verdict.recipients.clone(),
-            envelope: serde_json::to_string(envelope).unwrap_or_default(),
+            envelope: envelope.clone(),
             subject: message.subject().to_string(),
             rules: verdict.rules.iter().map(|r| r.id.clone()).collect(),
-            verdict: serde_json::to_string(&*verdict).unwrap_or_default(),
             message: verdict.message.take().unwrap_or_else(|| original.clone()),
+            verdict: verdict.clone(),
             original,
             reviewers,
             barred,
@@ -128,9 +128,9 @@ impl Review {
                 return;
             }
         }
-        let envelope: Option<Envelope> = serde_json::from_str(&held.envelope).ok();
-        let result = match held.state.as_str() {
-            "released" => self
+        let envelope = Some(held.envelope.clone());
+        let result = match held.state {
+            HeldState::Released => self
                 .queue
                 .enqueue(
                     &held.mail_from,
@@ -140,7 +140,7 @@ impl Review {
                 )
                 .await
                 .map(|_| ()),
-            "sent-to-proper-officer" => {
+            HeldState::SentToProperOfficer => {
                 let po = snapshot
                     .directory
                     .person(snapshot.directory.proper_officer())
@@ -165,8 +165,8 @@ impl Review {
                 }
                 r.map(|_| ())
             }
-            "returned" | "expired" => {
-                let (title, why) = if held.state == "expired" {
+            HeldState::Returned | HeldState::Expired => {
+                let (title, why) = if held.state == HeldState::Expired {
                     (
                         format!("Not delivered: {}", held.subject),
                         format!(
@@ -239,7 +239,12 @@ pub async fn record(
     let held = store
         .decide(id, action, actor, reason, note, Utc::now().timestamp())
         .await?;
-    info!(id, action = action.state(), actor, "held message decided");
+    info!(
+        id,
+        action = action.state().as_str(),
+        actor,
+        "held message decided"
+    );
     Ok(held)
 }
 

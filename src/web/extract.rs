@@ -70,7 +70,7 @@ impl<R: Role> FromRequestParts<Shared> for SignedIn<R> {
         let Some((token, session)) = session(state, &parts.headers).await else {
             return Err(refuse(page));
         };
-        if R::ADMIN && session.role != "admin" {
+        if R::ADMIN && session.role != crate::store::UserRole::Admin {
             return Err(error_page(
                 state,
                 Some(&session),

@@ -82,18 +82,12 @@ pub(super) fn message_page(
     status: StatusCode,
 ) -> Response {
     let snapshot = state.review.policy.load();
-    let verdict: serde_json::Value = serde_json::from_str(&held.verdict).unwrap_or_default();
     let mut evidence_all = Vec::new();
     let mut rules = Vec::new();
     let mut reasons: Vec<String> = Vec::new();
-    for r in verdict["rules"].as_array().into_iter().flatten() {
-        let id = r["id"].as_str().unwrap_or("").to_string();
-        let evidence: Vec<String> = r["evidence"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.as_str().map(str::to_string))
-            .collect();
+    for r in &held.verdict.rules {
+        let id = r.id.clone();
+        let evidence = r.evidence.clone();
         evidence_all.extend(evidence.iter().cloned());
         let def = snapshot
             .rules
@@ -107,7 +101,7 @@ pub(super) fn message_page(
         rules.push(RuleView {
             id,
             title,
-            action: r["action"].as_str().unwrap_or("").to_string(),
+            action: r.action.clone(),
             source: def.map(|d| d.source.clone()).unwrap_or_default(),
             reference: def
                 .map(|d| d.reference.trim().to_string())
@@ -170,11 +164,11 @@ pub(super) fn message_page(
             css: CSS,
             user: s.user.clone(),
             csrf: s.csrf.clone(),
-            admin: s.role == "admin",
+            admin: s.role == crate::store::UserRole::Admin,
             id: held.id.clone(),
             subject: held.subject.clone(),
             error: error.to_string(),
-            state: held.state.clone(),
+            state: held.state.to_string(),
             from: held.mail_from.clone(),
             from_role: review::role_of(&snapshot, &held.mail_from),
             to: held

@@ -111,7 +111,7 @@ pub async fn queue(
             css: CSS,
             user: s.user.clone(),
             csrf: s.csrf.clone(),
-            admin: s.role == "admin",
+            admin: s.role == crate::store::UserRole::Admin,
             total,
             flash,
             rules: all_rules

@@ -48,7 +48,7 @@ pub(super) fn error_page(
             css: CSS,
             user: s.map(|s| s.user.clone()).unwrap_or_default(),
             csrf: s.map(|s| s.csrf.clone()).unwrap_or_default(),
-            admin: s.is_some_and(|s| s.role == "admin"),
+            admin: s.is_some_and(|s| s.role == crate::store::UserRole::Admin),
             title: title.to_string(),
             message: message.to_string(),
         },

@@ -1,0 +1,203 @@
+//! Held messages: holding, listing, deciding (one winner among concurrent
+//! deciders), the effects of decisions, expiry, reminders and the records
+//! policy.
+
+use sqlx::{AssertSqlSafe, Row};
+
+use super::rows::{HELD_COLUMNS, held_from, list};
+use super::{Action, Held, NewHeld, Store, StoreError, audit};
+
+impl Store {
+    /// Stores a held message and its audit entry, in one transaction.
+    pub async fn hold(&self, h: &NewHeld) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO held (id, created, expires, mail_from, recipients, envelope, subject, rules, verdict, message, original, state, reviewers, barred, effect_done, reminded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'held', $12, $13, 1, 0)")
+            .bind(&h.id)
+            .bind(h.created)
+            .bind(h.expires)
+            .bind(&h.mail_from)
+            .bind(list(&h.recipients))
+            .bind(serde_json::to_string(&h.envelope).unwrap_or_default())
+            .bind(&h.subject)
+            .bind(list(&h.rules))
+            .bind(serde_json::to_string(&h.verdict).unwrap_or_default())
+            .bind(h.message.clone())
+            .bind(h.original.clone())
+            .bind(list(&h.reviewers))
+            .bind(list(&h.barred))
+            .execute(&mut *tx)
+            .await?;
+        let detail = format!(
+            "held under {} for {}",
+            h.rules.join(", "),
+            h.recipients.join(", ")
+        );
+        audit::append(&mut tx, "gateway", "held", &h.id, &detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Held, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {HELD_COLUMNS} FROM held WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        held_from(&row)
+    }
+
+    /// How many messages wait for review.
+    pub async fn count_held(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM held WHERE state = 'held'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")?)
+    }
+
+    /// Every stored message, newest first (the archive `rules diff` reads).
+    pub async fn archive(&self, limit: i64) -> Result<Vec<Held>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {HELD_COLUMNS} FROM held WHERE length(original) > 0 ORDER BY created DESC LIMIT $1")))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(held_from).collect()
+    }
+
+    /// Messages in a state (`held` for the review queue), oldest first.
+    pub async fn list(&self, state: &str) -> Result<Vec<Held>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {HELD_COLUMNS} FROM held WHERE state = $1 ORDER BY created, id"
+        )))
+        .bind(state)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(held_from).collect()
+    }
+
+    /// Decides a held message. Exactly one of several concurrent deciders
+    /// wins; the others get [`StoreError::AlreadyDecided`] naming who won.
+    pub async fn decide(
+        &self,
+        id: &str,
+        action: Action,
+        actor: &str,
+        reason: &str,
+        note: &str,
+        now: i64,
+    ) -> Result<Held, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query("UPDATE held SET state = $1, decided_by = $2, decided_at = $3, reason = $4, note = $5, effect_done = 0, effect_claimed = 0 WHERE id = $6 AND state = 'held'")
+            .bind(action.state().as_str())
+            .bind(actor)
+            .bind(now)
+            .bind(reason)
+            .bind(note)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed != 1 {
+            tx.rollback().await?;
+            let held = self.get(id).await?;
+            return Err(StoreError::AlreadyDecided {
+                id: id.to_string(),
+                state: held.state.to_string(),
+                by: held.decided_by.unwrap_or_else(|| "someone else".into()),
+            });
+        }
+        let mut detail = format!("{}; reason: {reason}", action.state());
+        if !note.trim().is_empty() {
+            detail.push_str(&format!("; note: {}", note.trim()));
+        }
+        audit::append(&mut tx, actor, action.state().as_str(), id, &detail).await?;
+        tx.commit().await?;
+        self.get(id).await
+    }
+
+    /// Claims a decision's effect for this process: only the claimer carries
+    /// it out, so two gateways sharing the store never both deliver a
+    /// release. A claim older than `stale_after` seconds (its claimer died)
+    /// can be taken over.
+    pub async fn claim_effect(
+        &self,
+        id: &str,
+        now: i64,
+        stale_after: i64,
+    ) -> Result<bool, StoreError> {
+        let won = sqlx::query("UPDATE held SET effect_claimed = $1 WHERE id = $2 AND state <> 'held' AND effect_done = 0 AND (effect_claimed = 0 OR effect_claimed < $3)")
+            .bind(now)
+            .bind(id)
+            .bind(now - stale_after)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(won == 1)
+    }
+
+    /// Records that a decision's effect (delivery, notice) is done.
+    pub async fn effect_done(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE held SET effect_done = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Decided messages whose effect was not recorded as done (a crash in
+    /// between): to be done again.
+    pub async fn pending_effects(&self) -> Result<Vec<Held>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {HELD_COLUMNS} FROM held WHERE state <> 'held' AND effect_done = 0 ORDER BY decided_at")))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(held_from).collect()
+    }
+
+    /// Held messages past their expiry.
+    pub async fn expired(&self, now: i64) -> Result<Vec<Held>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {HELD_COLUMNS} FROM held WHERE state = 'held' AND expires <= $1"
+        )))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(held_from).collect()
+    }
+
+    /// Held messages expiring before `before` whose reviewers have not yet
+    /// been reminded; each is marked reminded as it is returned (one
+    /// gateway of several wins each).
+    pub async fn take_due_reminders(&self, before: i64) -> Result<Vec<Held>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {HELD_COLUMNS} FROM held WHERE state = 'held' AND reminded = 0 AND expires <= $1")))
+            .bind(before)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::new();
+        for row in rows {
+            let h = held_from(&row)?;
+            let won = sqlx::query("UPDATE held SET reminded = 1 WHERE id = $1 AND reminded = 0")
+                .bind(&h.id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                == 1;
+            if won {
+                out.push(h);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes the raw message of decided messages older than `before`
+    /// (records policy); the row and its audit history stay.
+    pub async fn purge_decided(&self, before: i64) -> Result<u64, StoreError> {
+        let r = sqlx::query("UPDATE held SET message = $1, original = $2 WHERE state <> 'held' AND effect_done = 1 AND decided_at < $3 AND length(message) > 0")
+            .bind(Vec::<u8>::new())
+            .bind(Vec::<u8>::new())
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+}
