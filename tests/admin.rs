@@ -4,6 +4,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::pages::{add_user, browser};
 use common::*;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -143,8 +144,7 @@ async fn metrics_parse_as_prometheus_text_and_health_answers() {
         &[("token = \"\"", "token = \"s3cret-metrics-token\"")],
     );
     let gw = Gateway::start(&cfg).await;
-    let mut c = Client::connect(gw.submission).await;
-    c.cmd("EHLO client.example").await;
+    let mut c = Client::greeted(gw.submission).await;
     let r = send_on(&mut c, "metrics").await;
     assert!(r.starts_with("250 2.6.0"), "held: {r}");
     sink.wait_for(1, WAIT).await;
@@ -229,70 +229,21 @@ async fn metrics_parse_as_prometheus_text_and_health_answers() {
     gw.stop().await;
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-fn csrf_of(html: &str) -> String {
-    let i = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
-    html[i..i + 64].to_string()
-}
-
 async fn login(gw: &Gateway, user: &str, role: &str) -> (reqwest::Client, String) {
-    let hash = councilgate::auth::hash_password("a long enough password").expect("hash");
-    gw.app
-        .store
-        .add_user(user, role.parse().expect("role"), &hash)
-        .await
-        .expect("user");
+    add_user(gw, user, role).await;
     let c = browser();
-    let base = format!("http://{}", gw.web);
-    let page = c
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("t");
-    let t = csrf_of(&page);
-    let r = c
-        .post(format!("{base}/login"))
-        .form(&[
-            ("csrf", t.as_str()),
-            ("name", user),
-            ("password", "a long enough password"),
-        ])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status(), 303);
-    let home = c
-        .get(format!("{base}/"))
-        .send()
-        .await
-        .expect("home")
-        .text()
-        .await
-        .expect("t");
-    (c, csrf_of(&home))
+    let csrf = common::pages::login(&c, &format!("http://{}", gw.web), user).await;
+    (c, csrf)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statistics_show_the_override_rate_from_real_review_actions() {
-    let sink = Sink::start().await;
-    let cfg = TestConfig::new(Some(sink.addr), &[]);
-    let gw = Gateway::start(&cfg).await;
-    let mut c = Client::connect(gw.submission).await;
-    c.cmd("EHLO client.example").await;
+    let (_sink, cfg, gw) = gateway_with_sink().await;
+    let mut c = Client::greeted(gw.submission).await;
     for subject in ["one", "two", "three", "four"] {
         assert!(send_on(&mut c, subject).await.starts_with("250 2.6.0"));
     }
-    let held = gw.app.store.list("held").await.expect("held");
+    let held = gw.held().await;
     assert_eq!(held.len(), 4);
     // Reviewers release three unchanged and return one: a 75% override rate.
     for (h, action) in held.iter().zip([
@@ -303,7 +254,15 @@ async fn statistics_show_the_override_rate_from_real_review_actions() {
     ]) {
         gw.app
             .review
-            .decide(&h.id, action, "clerk@example-tc.gov.uk", "reviewed", "")
+            .decide(
+                &h.id,
+                &councilgate::store::ReviewDecision::new(
+                    action,
+                    "clerk@example-tc.gov.uk",
+                    "reviewed",
+                    "",
+                ),
+            )
             .await
             .expect("decide");
     }
@@ -339,14 +298,7 @@ async fn statistics_show_the_override_rate_from_real_review_actions() {
         "admins only"
     );
     let (admin, _) = login(&gw, "it@example-tc.gov.uk", "admin").await;
-    let page = admin
-        .get(format!("{base}/admin"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("t");
+    let page = common::pages::page(&admin, format!("{base}/admin")).await;
     let row = page
         .split("<tr>")
         .find(|r| r.contains("instruction-to-staff"))
@@ -425,14 +377,7 @@ async fn try_a_message_audit_search_and_revert_from_history() {
     )
     .expect("write");
     assert!(wait_for_version_change(&gw, &first).await);
-    let page = admin
-        .get(format!("{base}/admin/config"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("t");
+    let page = common::pages::page(&admin, format!("{base}/admin/config")).await;
     assert!(
         page.contains("+mode = &quot;monitor&quot;") || page.contains("+mode = &#34;monitor&#34;"),
         "diff shown: {page}"
@@ -459,30 +404,19 @@ async fn try_a_message_audit_search_and_revert_from_history() {
     );
 
     // The audit search finds the message by rule.
-    let mut c = Client::connect(gw.submission).await;
-    c.cmd("EHLO client.example").await;
+    let mut c = Client::greeted(gw.submission).await;
     send_on(&mut c, "searchable").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let page = admin
-        .get(format!("{base}/admin/audit?rule=instruction-to-staff"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("t");
+    let page = common::pages::page(
+        &admin,
+        format!("{base}/admin/audit?rule=instruction-to-staff"),
+    )
+    .await;
     assert!(
         page.contains("searchable") && page.contains("hash chain is intact"),
         "{page}"
     );
-    let page = admin
-        .get(format!("{base}/admin/audit?rule=press-contact"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("t");
+    let page = common::pages::page(&admin, format!("{base}/admin/audit?rule=press-contact")).await;
     assert!(!page.contains("searchable"), "filtered out");
     gw.stop().await;
 }

@@ -7,16 +7,6 @@ use std::time::Duration;
 
 use common::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_councilgate");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("probe")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 struct Running(Child);
 
 impl Drop for Running {
@@ -24,6 +14,38 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A free port for the submission listener, and the environment that puts
+/// it there.
+fn submission_on_free_port() -> (u16, Vec<(&'static str, String)>) {
+    let port = free_port();
+    let env = vec![(
+        "COUNCILGATE__SMTP__SUBMISSION__LISTEN",
+        format!("127.0.0.1:{port}"),
+    )];
+    (port, env)
+}
+
+/// Runs the binary on a free submission port and submits `message` from
+/// the clerk to an outside address, checking it is acknowledged: (the
+/// running gateway, the environment it runs with).
+fn serve_and_submit(
+    cwd: &std::path::Path,
+    config: &std::path::Path,
+    message: &str,
+) -> (Running, Vec<(&'static str, String)>) {
+    let (port, env) = submission_on_free_port();
+    let gw = spawn_serve(cwd, config, &env);
+    assert!(wait_port(port));
+    let reply = send(
+        port,
+        "clerk@example-tc.gov.uk",
+        "someone@example.org",
+        message,
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    (gw, env)
 }
 
 fn spawn_serve(cwd: &std::path::Path, config: &std::path::Path, env: &[(&str, String)]) -> Running {
@@ -144,11 +166,7 @@ fn shipped_config_serves_and_delivers_to_outbox_with_curl() {
         .arg(&msg)
         .output()
         .expect("curl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let outbox = work.path().join("data/outbox");
     let mut found = None;
     for _ in 0..100 {
@@ -173,25 +191,14 @@ fn shipped_config_serves_and_delivers_to_outbox_with_curl() {
 fn sigkill_right_after_250_then_restart_delivers() {
     let rt = tokio::runtime::Runtime::new().expect("rt");
     // The upstream is down while the message is accepted.
-    let upstream_port = free_port();
-    let upstream: std::net::SocketAddr =
-        format!("127.0.0.1:{upstream_port}").parse().expect("addr");
+    let upstream = free_addr();
     let cfg = TestConfig::new(Some(upstream), &[]);
     let work = tempfile::tempdir().expect("tmp");
-    let port = free_port();
-    let env = vec![(
-        "COUNCILGATE__SMTP__SUBMISSION__LISTEN",
-        format!("127.0.0.1:{port}"),
-    )];
-    let mut gw = spawn_serve(work.path(), cfg.path(), &env);
-    assert!(wait_port(port));
-    let reply = send(
-        port,
-        "clerk@example-tc.gov.uk",
-        "someone@example.org",
+    let (mut gw, env) = serve_and_submit(
+        work.path(),
+        cfg.path(),
         "Subject: durable\r\n\r\nmust not be lost",
     );
-    assert!(reply.starts_with("250"), "{reply}");
     // SIGKILL: no chance to flush anything after the 250.
     gw.0.kill().expect("kill");
     gw.0.wait().expect("wait");
@@ -209,12 +216,7 @@ fn environment_overrides_and_config_errors_name_the_key() {
     let path = cfg.path().join("councilgate.toml");
     let text = std::fs::read_to_string(&path).expect("read");
     std::fs::write(&path, text.replace("max_errors", "max_erors")).expect("write");
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(cfg.path())
-        .args(["queue", "list"])
-        .output()
-        .expect("run");
+    let out = councilgate(cfg.path(), &["queue", "list"], &[]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -223,37 +225,27 @@ fn environment_overrides_and_config_errors_name_the_key() {
     );
     std::fs::write(&path, text).expect("restore");
     // A bad value from the environment.
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(cfg.path())
-        .args(["queue", "list"])
-        .env("COUNCILGATE__SMTP__MAX_RECIPIENTS", "lots")
-        .output()
-        .expect("run");
+    let out = councilgate(
+        cfg.path(),
+        &["queue", "list"],
+        &[("COUNCILGATE__SMTP__MAX_RECIPIENTS", "lots")],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("max_recipients"), "{err}");
     // And a good one is used.
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(cfg.path())
-        .args(["queue", "list"])
-        .env("COUNCILGATE__SMTP__MAX_RECIPIENTS", "5")
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = councilgate(
+        cfg.path(),
+        &["queue", "list"],
+        &[("COUNCILGATE__SMTP__MAX_RECIPIENTS", "5")],
     );
+    assert_success(&out);
 }
 
 #[test]
 fn queue_list_and_flush_show_and_retry() {
     let rt = tokio::runtime::Runtime::new().expect("rt");
-    let upstream_port = free_port();
-    let upstream: std::net::SocketAddr =
-        format!("127.0.0.1:{upstream_port}").parse().expect("addr");
+    let upstream = free_addr();
     // Long first retry so only a flush can deliver within the test.
     let cfg = TestConfig::new(Some(upstream), &[]);
     let path = cfg.path().join("councilgate.toml");
@@ -262,27 +254,9 @@ fn queue_list_and_flush_show_and_retry() {
         .replace("retry_initial_secs = 1", "retry_initial_secs = 3000");
     std::fs::write(&path, text).expect("write");
     let work = tempfile::tempdir().expect("tmp");
-    let port = free_port();
-    let env = vec![(
-        "COUNCILGATE__SMTP__SUBMISSION__LISTEN",
-        format!("127.0.0.1:{port}"),
-    )];
-    let _gw = spawn_serve(work.path(), cfg.path(), &env);
-    assert!(wait_port(port));
-    let reply = send(
-        port,
-        "clerk@example-tc.gov.uk",
-        "someone@example.org",
-        "Subject: flush me\r\n\r\nx",
-    );
-    assert!(reply.starts_with("250"), "{reply}");
+    let (_gw, _) = serve_and_submit(work.path(), cfg.path(), "Subject: flush me\r\n\r\nx");
     let list = || {
-        let out = Command::new(BIN)
-            .arg("--config")
-            .arg(cfg.path())
-            .args(["queue", "list"])
-            .output()
-            .expect("run");
+        let out = councilgate(cfg.path(), &["queue", "list"], &[]);
         String::from_utf8_lossy(&out.stdout).to_string()
     };
     let mut shown = String::new();
@@ -298,12 +272,7 @@ fn queue_list_and_flush_show_and_retry() {
         "{shown}"
     );
     let sink = rt.block_on(Sink::start_on(&upstream.to_string()));
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(cfg.path())
-        .args(["queue", "flush"])
-        .output()
-        .expect("run");
+    let out = councilgate(cfg.path(), &["queue", "flush"], &[]);
     assert!(out.status.success());
     let got = rt.block_on(sink.wait_for(1, Duration::from_secs(15)));
     assert_eq!(
@@ -345,11 +314,7 @@ fn check_json_is_one_object_with_the_agreed_keys() {
         .arg(&m)
         .output()
         .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let stdout = String::from_utf8(out.stdout).expect("utf8");
     assert_eq!(
         stdout.trim().lines().count(),
@@ -511,11 +476,7 @@ fn cli_user_held_and_audit_with_a_running_gateway() {
     let sink = rt.block_on(Sink::start());
     let cfg = TestConfig::new(Some(sink.addr), &[]);
     let work = tempfile::tempdir().expect("tmp");
-    let port = free_port();
-    let env = vec![(
-        "COUNCILGATE__SMTP__SUBMISSION__LISTEN",
-        format!("127.0.0.1:{port}"),
-    )];
+    let (port, env) = submission_on_free_port();
     let _gw = spawn_serve(work.path(), cfg.path(), &env);
     assert!(wait_port(port));
     let cli = |args: &[&str], stdin: Option<&str>| {

@@ -14,9 +14,7 @@ async fn clerk_logs_in_opens_a_held_message_and_releases_it_in_chromium() {
     if !require("chromium") || !require("chromedriver") {
         return;
     }
-    let sink = Sink::start().await;
-    let cfg = TestConfig::new(Some(sink.addr), &[]);
-    let gw = Gateway::start(&cfg).await;
+    let (sink, _cfg, gw) = gateway_with_sink().await;
     let hash = councilgate::auth::hash_password("a long enough password").expect("hash");
     gw.app
         .store
@@ -27,8 +25,7 @@ async fn clerk_logs_in_opens_a_held_message_and_releases_it_in_chromium() {
         )
         .await
         .expect("user");
-    let mut c = Client::connect(gw.submission).await;
-    c.cmd("EHLO client.example").await;
+    let mut c = Client::greeted(gw.submission).await;
     c.cmd("MAIL FROM:<cllr.patel@example-tc.gov.uk>").await;
     c.cmd("RCPT TO:<alex.green@example-tc.gov.uk>").await;
     c.cmd("DATA").await;

@@ -7,8 +7,6 @@ use std::process::Command;
 
 use common::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_councilgate");
-
 fn repo(p: &str) -> std::path::PathBuf {
     Path::new(REPO).join(p)
 }
@@ -169,18 +167,9 @@ fn directory_import_writes_nothing_on_bad_rows_and_a_valid_directory_on_good_one
         .arg(&good)
         .output()
         .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("5 people (2 councillors, 3 officers)"));
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(cfg.path())
-        .args(["rules", "validate"])
-        .output()
-        .expect("run");
+    let out = councilgate(cfg.path(), &["rules", "validate"], &[]);
     assert!(
         out.status.success(),
         "the imported directory is live-ready: {}",

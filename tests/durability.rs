@@ -11,21 +11,17 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_councilgate");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("probe")
-        .local_addr()
-        .expect("addr")
-        .port()
+fn spawn(cfg: &TestConfig, port: u16) -> Child {
+    spawn_at(cfg.path(), port)
 }
 
-fn spawn(cfg: &TestConfig, port: u16) -> Child {
+/// `councilgate serve` on the config folder `cfg`, its submission listener
+/// on `port`.
+fn spawn_at(cfg: &std::path::Path, port: u16) -> Child {
     Command::new(BIN)
-        .current_dir(cfg.path())
+        .current_dir(cfg)
         .arg("--config")
-        .arg(cfg.path())
+        .arg(cfg)
         .arg("serve")
         .env(
             "COUNCILGATE__SMTP__SUBMISSION__LISTEN",
@@ -61,6 +57,32 @@ struct Report {
 }
 
 impl Report {
+    /// Waits until the sink has `n` messages or `within` passes, then
+    /// reports what was acknowledged against what arrived.
+    async fn when_delivered(
+        sink: &Sink,
+        n: usize,
+        acked: HashSet<String>,
+        within: Duration,
+    ) -> Report {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline && received_ids(sink).len() < n {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Report {
+            sent: n,
+            acked,
+            delivered: received_ids(sink),
+        }
+    }
+
+    /// Prints the report and checks nothing acknowledged was lost or
+    /// delivered twice.
+    fn assert_nothing_lost(&self, name: &str) {
+        let (lost, dup) = self.print(name);
+        assert_eq!((lost, dup), (0, 0));
+    }
+
     fn print(&self, name: &str) -> (usize, usize) {
         let lost: Vec<&String> = self
             .acked
@@ -110,19 +132,7 @@ async fn sigkill_at_random_points_under_load_loses_nothing_acknowledged() {
                 let _ = c.kill();
                 let _ = c.wait();
                 killed += 1;
-                *c = Command::new(BIN)
-                    .current_dir(&cfg_path)
-                    .arg("--config")
-                    .arg(&cfg_path)
-                    .arg("serve")
-                    .env(
-                        "COUNCILGATE__SMTP__SUBMISSION__LISTEN",
-                        format!("127.0.0.1:{port}"),
-                    )
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("respawn");
+                *c = spawn_at(&cfg_path, port);
             }
             killed
         })
@@ -184,6 +194,25 @@ async fn sigkill_at_random_points_under_load_loses_nothing_acknowledged() {
     assert_eq!(lost, 0, "no acknowledged message lost");
 }
 
+/// Submits `n` messages of 1 KB (ids `PREFIX-i@load.test`) and checks each
+/// is acknowledged; returns the acknowledged ids.
+async fn submit_all(gw: &Gateway, prefix: &str, n: usize) -> HashSet<String> {
+    let mut acked = HashSet::new();
+    for i in 0..n {
+        let id = format!("{prefix}-{i}@load.test");
+        let r = try_send(
+            gw.submission,
+            "clerk@example-tc.gov.uk",
+            &["someone@example.org".to_string()],
+            &body(&id, 1024),
+        )
+        .await;
+        assert!(r.as_deref().is_ok_and(|r| r.starts_with("250")), "{r:?}");
+        acked.insert(id);
+    }
+    acked
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn upstream_refusing_for_the_whole_load_then_back_delivers_everything() {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
@@ -195,36 +224,16 @@ async fn upstream_refusing_for_the_whole_load_then_back_delivers_everything() {
     );
     let gw = Gateway::start(&cfg).await;
     let n = messages() / 2;
-    let mut acked = HashSet::new();
-    for i in 0..n {
-        let id = format!("down-{i}@load.test");
-        let r = try_send(
-            gw.submission,
-            "clerk@example-tc.gov.uk",
-            &["someone@example.org".to_string()],
-            &body(&id, 1024),
-        )
-        .await;
-        assert!(r.as_deref().is_ok_and(|r| r.starts_with("250")), "{r:?}");
-        acked.insert(id);
-    }
+    let acked = submit_all(&gw, "down", n).await;
     assert_eq!(
         spooled(&cfg.data_dir().join("spool")),
         n,
         "all queued while the upstream is down"
     );
     let sink = Sink::start_on(&upstream.to_string()).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline && received_ids(&sink).len() < n {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let report = Report {
-        sent: n,
-        acked,
-        delivered: received_ids(&sink),
-    };
-    let (lost, dup) = report.print("upstream down, then back");
-    assert_eq!((lost, dup), (0, 0));
+    Report::when_delivered(&sink, n, acked, Duration::from_secs(60))
+        .await
+        .assert_nothing_lost("upstream down, then back");
     gw.stop().await;
 }
 
@@ -238,30 +247,10 @@ async fn upstream_deferring_a_random_30_percent_delivers_everything() {
     );
     let gw = Gateway::start(&cfg).await;
     let n = messages() / 2;
-    let mut acked = HashSet::new();
-    for i in 0..n {
-        let id = format!("defer-{i}@load.test");
-        let r = try_send(
-            gw.submission,
-            "clerk@example-tc.gov.uk",
-            &["someone@example.org".to_string()],
-            &body(&id, 1024),
-        )
-        .await;
-        assert!(r.as_deref().is_ok_and(|r| r.starts_with("250")), "{r:?}");
-        acked.insert(id);
-    }
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while Instant::now() < deadline && received_ids(&sink).len() < n {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let report = Report {
-        sent: n,
-        acked,
-        delivered: received_ids(&sink),
-    };
-    let (lost, dup) = report.print("upstream deferring 30%");
-    assert_eq!((lost, dup), (0, 0));
+    let acked = submit_all(&gw, "defer", n).await;
+    Report::when_delivered(&sink, n, acked, Duration::from_secs(90))
+        .await
+        .assert_nothing_lost("upstream deferring 30%");
     gw.stop().await;
 }
 

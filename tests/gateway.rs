@@ -9,12 +9,15 @@ use tokio::process::Command;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-async fn curl(
+/// Sends `file` with curl and checks curl reports success (`what` names the
+/// attempt in the failure).
+async fn curl_sends(
+    what: &str,
     addr: std::net::SocketAddr,
     from: &str,
     rcpts: &[&str],
     file: &std::path::Path,
-) -> std::process::Output {
+) {
     let mut c = Command::new("curl");
     c.arg("-sS")
         .arg(format!("smtp://{addr}"))
@@ -23,7 +26,12 @@ async fn curl(
     for r in rcpts {
         c.arg("--mail-rcpt").arg(r);
     }
-    c.arg("-T").arg(file).output().await.expect("run curl")
+    let out = c.arg("-T").arg(file).output().await.expect("run curl");
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,9 +39,7 @@ async fn curl_through_both_listeners_arrives_byte_identical() {
     if !require("curl") {
         return;
     }
-    let sink = Sink::start().await;
-    let cfg = TestConfig::new(Some(sink.addr), &[]);
-    let gw = Gateway::start(&cfg).await;
+    let (sink, _cfg, gw) = gateway_with_sink().await;
     let tmp = tempfile::tempdir().expect("tmp");
     let file = tmp.path().join("m.eml");
     let original = sample_message("curl-inbound");
@@ -50,30 +56,22 @@ async fn curl_through_both_listeners_arrives_byte_identical() {
         .into_bytes();
     std::fs::write(&resident_file, &resident).expect("write");
 
-    let out = curl(
+    curl_sends(
+        "inbound",
         gw.inbound,
         "resident@example.org",
         &["clerk@example-tc.gov.uk"],
         &resident_file,
     )
     .await;
-    assert!(
-        out.status.success(),
-        "inbound: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = curl(
+    curl_sends(
+        "submission",
         gw.submission,
         "clerk@example-tc.gov.uk",
         &["someone@example.org"],
         &file,
     )
     .await;
-    assert!(
-        out.status.success(),
-        "submission: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 
     let got = sink.wait_for(2, WAIT).await;
     assert_eq!(got.len(), 2, "both delivered");
@@ -102,9 +100,7 @@ async fn swaks_pipelined_session_to_submission() {
     if !require("swaks") {
         return;
     }
-    let sink = Sink::start().await;
-    let cfg = TestConfig::new(Some(sink.addr), &[]);
-    let gw = Gateway::start(&cfg).await;
+    let (sink, _cfg, gw) = gateway_with_sink().await;
     let out = Command::new("swaks")
         .args(["--server", &gw.submission.to_string(), "--pipeline"])
         .args([
@@ -138,9 +134,7 @@ async fn smtp_source_load_all_delivered() {
     if !require("smtp-source") {
         return;
     }
-    let sink = Sink::start().await;
-    let cfg = TestConfig::new(Some(sink.addr), &[]);
-    let gw = Gateway::start(&cfg).await;
+    let (sink, _cfg, gw) = gateway_with_sink().await;
     let bin = if have("/usr/sbin/smtp-source") {
         "/usr/sbin/smtp-source"
     } else {
@@ -163,11 +157,7 @@ async fn smtp_source_load_all_delivered() {
         .output()
         .await
         .expect("smtp-source");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let got = sink.wait_for(50, WAIT).await;
     assert_eq!(got.len(), 50);
     gw.stop().await;
@@ -213,18 +203,14 @@ async fn postfix_smtp_sink_as_real_upstream() {
     let file = tmp.path().join("m.eml");
     let original = sample_message("postfix-sink");
     std::fs::write(&file, &original).expect("write");
-    let out = curl(
+    curl_sends(
+        "curl",
         gw.submission,
         "clerk@example-tc.gov.uk",
         &["someone@example.org"],
         &file,
     )
     .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let dumped = || {
         std::fs::read_dir(dump.path())
             .map(|d| d.count())
@@ -286,8 +272,7 @@ async fn submission_from_untrusted_network_is_not_a_relay() {
         )],
     );
     let gw = Gateway::start(&cfg).await;
-    let mut c = Client::connect(gw.submission).await;
-    c.cmd("EHLO client.example").await;
+    let mut c = Client::greeted(gw.submission).await;
     // Not trusted and not logged in: the transaction cannot even start.
     let r = c.cmd("MAIL FROM:<a@example.org>").await;
     assert!(r.starts_with("530 5.7.0"), "{r}");
@@ -298,11 +283,8 @@ async fn submission_from_untrusted_network_is_not_a_relay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_commands_get_replies_in_order() {
-    let sink = Sink::start().await;
-    let cfg = TestConfig::new(Some(sink.addr), &[]);
-    let gw = Gateway::start(&cfg).await;
-    let mut c = Client::connect(gw.inbound).await;
-    c.cmd("EHLO client.example").await;
+    let (sink, _cfg, gw) = gateway_with_sink().await;
+    let mut c = Client::greeted(gw.inbound).await;
     c.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<clerk@example-tc.gov.uk>\r\nRCPT TO:<nobody@gmail.com>\r\nRCPT TO:<priya.shah@example-tc.gov.uk>\r\nDATA\r\n").await;
     let replies = [
         c.reply().await,
@@ -339,13 +321,8 @@ async fn size_limit_declared_and_actual() {
     assert!(ehlo.contains("SIZE 2000"), "{ehlo}");
     let r = c.cmd("MAIL FROM:<a@example.org> SIZE=5000").await;
     assert!(r.starts_with("552 5.3.4"), "{r}");
-    assert!(c.cmd("MAIL FROM:<a@example.org>").await.starts_with("250"));
-    assert!(
-        c.cmd("RCPT TO:<clerk@example-tc.gov.uk>")
-            .await
-            .starts_with("250")
-    );
-    assert!(c.cmd("DATA").await.starts_with("354"));
+    c.start_data("a@example.org", &["clerk@example-tc.gov.uk"])
+        .await;
     let big = format!("Subject: big\r\n\r\n{}\r\n.\r\n", "x".repeat(3000));
     c.send(big.as_bytes()).await;
     let r = c.reply().await;
@@ -363,16 +340,10 @@ async fn oversized_header_section_is_refused_but_a_big_body_is_not() {
         &[("max_header_size = 262144", "max_header_size = 1024")],
     );
     let gw = Gateway::start(&cfg).await;
-    let mut c = Client::connect(gw.inbound).await;
-    c.cmd("EHLO client.example").await;
+    let mut c = Client::greeted(gw.inbound).await;
     let mut send = async |message: String| {
-        assert!(c.cmd("MAIL FROM:<a@example.org>").await.starts_with("250"));
-        assert!(
-            c.cmd("RCPT TO:<clerk@example-tc.gov.uk>")
-                .await
-                .starts_with("250")
-        );
-        assert!(c.cmd("DATA").await.starts_with("354"));
+        c.start_data("a@example.org", &["clerk@example-tc.gov.uk"])
+            .await;
         c.send(format!("{message}\r\n.\r\n").as_bytes()).await;
         c.reply().await
     };
@@ -401,8 +372,7 @@ async fn oversized_header_section_is_refused_but_a_big_body_is_not() {
 async fn recipient_limit_answers_452() {
     let cfg = TestConfig::new(None, &[("max_recipients = 100", "max_recipients = 2")]);
     let gw = Gateway::start(&cfg).await;
-    let mut c = Client::connect(gw.inbound).await;
-    c.cmd("EHLO client.example").await;
+    let mut c = Client::greeted(gw.inbound).await;
     c.cmd("MAIL FROM:<a@example.org>").await;
     assert!(
         c.cmd("RCPT TO:<clerk@example-tc.gov.uk>")
@@ -421,11 +391,8 @@ async fn recipient_limit_answers_452() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smuggling_attempt_stays_inside_one_message() {
-    let sink = Sink::start().await;
-    let cfg = TestConfig::new(Some(sink.addr), &[]);
-    let gw = Gateway::start(&cfg).await;
-    let mut c = Client::connect(gw.inbound).await;
-    c.cmd("EHLO client.example").await;
+    let (sink, _cfg, gw) = gateway_with_sink().await;
+    let mut c = Client::greeted(gw.inbound).await;
     c.cmd("MAIL FROM:<a@example.org>").await;
     c.cmd("RCPT TO:<clerk@example-tc.gov.uk>").await;
     assert!(c.cmd("DATA").await.starts_with("354"));
@@ -568,8 +535,7 @@ async fn upstream_down_then_back_delivers_once() {
     drop(probe);
     let cfg = TestConfig::new(Some(upstream), &[]);
     let gw = Gateway::start(&cfg).await;
-    let mut c = Client::connect(gw.submission).await;
-    c.cmd("EHLO client.example").await;
+    let mut c = Client::greeted(gw.submission).await;
     c.cmd("MAIL FROM:<clerk@example-tc.gov.uk>").await;
     c.cmd("RCPT TO:<someone@example.org>").await;
     c.cmd("DATA").await;
@@ -604,8 +570,7 @@ async fn upstream_down_then_back_delivers_once() {
 /// spool) before the next is sent.
 async fn deliver_one_at_a_time(gw: &Gateway, sink: &Sink, spool: &std::path::Path, n: usize) {
     for i in 0..n {
-        let mut c = Client::connect(gw.submission).await;
-        c.cmd("EHLO client.example").await;
+        let mut c = Client::greeted(gw.submission).await;
         c.cmd("MAIL FROM:<clerk@example-tc.gov.uk>").await;
         c.cmd("RCPT TO:<someone@example.org>").await;
         c.cmd("DATA").await;
@@ -620,9 +585,7 @@ async fn deliver_one_at_a_time(gw: &Gateway, sink: &Sink, spool: &std::path::Pat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_to_one_route_reuse_the_upstream_connection() {
-    let sink = Sink::start().await;
-    let cfg = TestConfig::new(Some(sink.addr), &[]);
-    let gw = Gateway::start(&cfg).await;
+    let (sink, cfg, gw) = gateway_with_sink().await;
     let n = 10;
     let spool = cfg.data_dir().join("spool");
     // One idle connection serves all.
@@ -661,8 +624,7 @@ async fn upstream_5xx_bounces_to_sender_and_never_to_null_sender() {
         .insert("gone@example.org".into());
     let cfg = TestConfig::new(Some(sink.addr), &[]);
     let gw = Gateway::start(&cfg).await;
-    let mut c = Client::connect(gw.submission).await;
-    c.cmd("EHLO client.example").await;
+    let mut c = Client::greeted(gw.submission).await;
     // Two recipients: one refused, one fine.
     c.cmd("MAIL FROM:<clerk@example-tc.gov.uk>").await;
     c.cmd("RCPT TO:<gone@example.org>").await;
@@ -711,8 +673,7 @@ async fn upstream_5xx_bounces_to_sender_and_never_to_null_sender() {
 async fn graceful_shutdown_tells_idle_clients_421() {
     let cfg = TestConfig::new(None, &[]);
     let gw = Gateway::start(&cfg).await;
-    let mut c = Client::connect(gw.inbound).await;
-    c.cmd("EHLO client.example").await;
+    let mut c = Client::greeted(gw.inbound).await;
     let shutdown = gw.shutdown.clone();
     shutdown.cancel();
     let r = c.reply().await;
@@ -743,8 +704,7 @@ async fn expiry_bounces_to_the_sender_with_the_last_error() {
     ));
     std::fs::write(&path, text).expect("write");
     let gw = Gateway::start(&cfg).await;
-    let mut c = Client::connect(gw.submission).await;
-    c.cmd("EHLO client.example").await;
+    let mut c = Client::greeted(gw.submission).await;
     c.cmd("MAIL FROM:<clerk@example-tc.gov.uk>").await;
     c.cmd("RCPT TO:<someone@example.org>").await;
     c.cmd("DATA").await;

@@ -88,15 +88,7 @@ async fn postgres_restart_during_a_held_message_load_loses_nothing_held() {
         "PostgreSQL restarted"
     );
     let (acked, temp_failures) = sender.await.expect("sender");
-    let held: HashSet<String> = gw
-        .app
-        .store
-        .list("held")
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|h| h.subject)
-        .collect();
+    let held: HashSet<String> = gw.held().await.into_iter().map(|h| h.subject).collect();
     let lost: Vec<&String> = acked.iter().filter(|id| !held.contains(*id)).collect();
     println!(
         "PostgreSQL restart: sent {n}, acknowledged {}, held in the store {}, answered 451 while down {temp_failures}, lost {}",
@@ -106,14 +98,6 @@ async fn postgres_restart_during_a_held_message_load_loses_nothing_held() {
     );
     assert_eq!(acked.len(), n, "everything was eventually acknowledged");
     assert!(lost.is_empty(), "lost: {lost:?}");
-    assert!(
-        gw.app
-            .store
-            .verify_audit()
-            .await
-            .expect("verify")
-            .broken
-            .is_none()
-    );
+    gw.assert_audit_intact().await;
     gw.stop().await;
 }

@@ -9,8 +9,7 @@ use common::*;
 const WAIT: Duration = Duration::from_secs(15);
 
 async fn send(addr: std::net::SocketAddr, from: &str, rcpts: &[&str], message: &str) -> String {
-    let mut c = Client::connect(addr).await;
-    c.cmd("EHLO client.example").await;
+    let mut c = Client::greeted(addr).await;
     let r = c.cmd(&format!("MAIL FROM:<{from}>")).await;
     assert!(r.starts_with("250"), "{r}");
     for rc in rcpts {
@@ -31,9 +30,7 @@ fn text(d: &Delivered) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn annotate_bcc_councillor_named_at_the_foot() {
-    let sink = Sink::start().await;
-    let cfg = TestConfig::new(Some(sink.addr), &[]);
-    let gw = Gateway::start(&cfg).await;
+    let (sink, _cfg, gw) = gateway_with_sink().await;
     let reply = send(
         gw.submission,
         "clerk@example-tc.gov.uk",
@@ -66,9 +63,7 @@ async fn annotate_bcc_councillor_named_at_the_foot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_proper_officer_and_manager_visibly() {
-    let sink = Sink::start().await;
-    let cfg = TestConfig::new(Some(sink.addr), &[]);
-    let gw = Gateway::start(&cfg).await;
+    let (sink, _cfg, gw) = gateway_with_sink().await;
     let reply = send(
         gw.submission,
         "cllr.baker@example-tc.gov.uk",
@@ -100,9 +95,7 @@ async fn copy_proper_officer_and_manager_visibly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirect_staffing_matter_to_proper_officer_and_tell_sender() {
-    let sink = Sink::start().await;
-    let cfg = TestConfig::new(Some(sink.addr), &[]);
-    let gw = Gateway::start(&cfg).await;
+    let (sink, _cfg, gw) = gateway_with_sink().await;
     let reply = send(
         gw.submission,
         "cllr.okafor@example-tc.gov.uk",
@@ -140,9 +133,7 @@ async fn redirect_staffing_matter_to_proper_officer_and_tell_sender() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hold_instruction_to_junior_officer() {
-    let sink = Sink::start().await;
-    let cfg = TestConfig::new(Some(sink.addr), &[]);
-    let gw = Gateway::start(&cfg).await;
+    let (sink, cfg, gw) = gateway_with_sink().await;
     let reply = send(
         gw.submission,
         "cllr.patel@example-tc.gov.uk",
@@ -156,7 +147,10 @@ async fn hold_instruction_to_junior_officer() {
         councilgate::store::Store::open(&councilgate::store::Store::default_url(&cfg.data_dir()))
             .await
             .expect("store");
-    let held = store.list("held").await.expect("list");
+    let held = store
+        .list(councilgate::store::HeldState::Held)
+        .await
+        .expect("list");
     assert_eq!(held.len(), 1, "stored for review");
     // The held copy keeps its pending changes (the copies) for release.
     assert!(

@@ -109,6 +109,14 @@ async fn connect_tls(
     c
 }
 
+/// A gateway on the shipped settings where the clerk has an SMTP login.
+async fn gateway_with_clerk_login() -> (TestConfig, Gateway) {
+    let cfg = TestConfig::new(None, &[]);
+    let gw = Gateway::start(&cfg).await;
+    add_smtp_login(&gw, CLERK).await;
+    (cfg, gw)
+}
+
 async fn add_smtp_login(gw: &Gateway, user: &str) {
     let hash = councilgate::auth::hash_password(PASSWORD).expect("hash");
     gw.app
@@ -253,9 +261,7 @@ async fn openssl_s_client_completes_a_starttls_handshake() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_is_not_offered_or_accepted_before_starttls() {
-    let cfg = TestConfig::new(None, &[]);
-    let gw = Gateway::start(&cfg).await;
-    add_smtp_login(&gw, CLERK).await;
+    let (cfg, gw) = gateway_with_clerk_login().await;
     let mut c = Client::connect(gw.submission).await;
     let ehlo = c.cmd("EHLO client.example").await;
     assert!(ehlo.contains("STARTTLS"), "{ehlo}");
@@ -273,9 +279,7 @@ async fn auth_is_not_offered_or_accepted_before_starttls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_passwords_are_refused_then_locked_out() {
-    let cfg = TestConfig::new(None, &[]);
-    let gw = Gateway::start(&cfg).await;
-    add_smtp_login(&gw, CLERK).await;
+    let (cfg, gw) = gateway_with_clerk_login().await;
     let mut c = SmtpClient::connect(gw.submission)
         .await
         .starttls(&cfg)
@@ -551,6 +555,14 @@ fn zone() -> String {
     )
 }
 
+/// A gateway signing with the test key, relaying to a fresh sink.
+async fn signing_gateway() -> (Sink, TestConfig, Gateway) {
+    let sink = Sink::start().await;
+    let cfg = signing_config(&sink);
+    let gw = Gateway::start(&cfg).await;
+    (sink, cfg, gw)
+}
+
 fn signing_config(sink: &Sink) -> TestConfig {
     let key = key_path().display().to_string();
     let cfg = TestConfig::new(
@@ -607,9 +619,7 @@ async fn send_inbound(addr: SocketAddr, from: &str, data: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spoofed_councillor_is_unverified_with_a_banner_and_a_signed_one_is_verified() {
-    let sink = Sink::start().await;
-    let cfg = signing_config(&sink);
-    let gw = Gateway::start(&cfg).await;
+    let (sink, _cfg, gw) = signing_gateway().await;
     // Spoofed: the councillor's address, from a host SPF does not list,
     // with no signature.
     let spoof = b"From: Jane Smith <janesmith@gmail.com>\r\nTo: clerk@example-tc.gov.uk\r\nSubject: Urgent payment\r\nAuthentication-Results: gw.test; dmarc=pass header.from=gmail.com\r\n\r\nPlease pay the attached invoice today.\r\n";
@@ -649,13 +659,10 @@ async fn spoofed_councillor_is_unverified_with_a_banner_and_a_signed_one_is_veri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn annotated_council_mail_verifies_with_the_gateway_dkim_key() {
-    let sink = Sink::start().await;
-    let cfg = signing_config(&sink);
-    let gw = Gateway::start(&cfg).await;
+    let (sink, _cfg, gw) = signing_gateway().await;
     // An officer writes to one councillor and BCCs another: silent-copy
     // annotates the message, so its body changes on the way through.
-    let mut c = Client::connect(gw.submission).await;
-    c.cmd("EHLO client.example").await;
+    let mut c = Client::greeted(gw.submission).await;
     c.cmd("MAIL FROM:<clerk@example-tc.gov.uk>").await;
     c.cmd("RCPT TO:<cllr.smith@example-tc.gov.uk>").await;
     c.cmd("RCPT TO:<cllr.baker@example-tc.gov.uk>").await;
@@ -684,9 +691,7 @@ async fn annotated_council_mail_verifies_with_the_gateway_dkim_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changed_inbound_mail_carries_an_arc_set_that_verifies() {
-    let sink = Sink::start().await;
-    let cfg = signing_config(&sink);
-    let gw = Gateway::start(&cfg).await;
+    let (sink, _cfg, gw) = signing_gateway().await;
     let spoof = b"From: Jane Smith <janesmith@gmail.com>\r\nTo: clerk@example-tc.gov.uk\r\nSubject: Hedges\r\n\r\nThe hedges need cutting.\r\n";
     let r = send_inbound(gw.inbound, "janesmith@gmail.com", spoof).await;
     assert!(r.starts_with("250"), "{r}");
@@ -721,11 +726,7 @@ fn check_unverified_shows_the_banner() {
             .arg(&msg)
             .output()
             .expect("run check");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_success(&out);
         serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
     };
     let verified = run(&[]);

@@ -4,16 +4,16 @@ mod common;
 
 use std::sync::Arc;
 
-use councilgate::store::{Action, NewHeld, Store, StoreError};
+use councilgate::store::{Action, Held, HeldState, ReviewDecision, Store, StoreError};
 
-fn held(id: &str) -> NewHeld {
+fn held(id: &str) -> Held {
     let envelope = councilgate::tuning::check::envelope(
         "cllr.smith@example-tc.gov.uk",
         &["alex.green@example-tc.gov.uk".into()],
     );
     let mut verdict = councilgate::policy::Verdict::deliver_unchanged(&envelope, "test");
     verdict.decision = councilgate::policy::Decision::Hold;
-    NewHeld {
+    Held {
         id: id.into(),
         created: 1_000,
         expires: 1_000 + 5 * 86_400,
@@ -28,8 +28,14 @@ fn held(id: &str) -> NewHeld {
         verdict,
         message: b"Subject: Bins\r\n\r\nPlease empty the bins.\r\n".to_vec(),
         original: b"Subject: Bins\r\n\r\nPlease empty the bins.\r\n".to_vec(),
+        state: HeldState::Held,
         reviewers: vec![],
         barred: vec![],
+        decided_by: None,
+        decided_at: None,
+        reason: None,
+        note: None,
+        effect_done: true,
     }
 }
 
@@ -50,7 +56,10 @@ async fn backends() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
 async fn hold_list_decide_and_audit() {
     for (name, store, _dir) in backends().await {
         store.hold(&held("m1")).await.expect("hold");
-        let list = store.list("held").await.expect("list");
+        let list = store
+            .list(councilgate::store::HeldState::Held)
+            .await
+            .expect("list");
         assert_eq!(list.len(), 1, "{name}");
         assert_eq!(list[0].recipients.len(), 2);
         assert_eq!(
@@ -61,10 +70,12 @@ async fn hold_list_decide_and_audit() {
         let decided = store
             .decide(
                 "m1",
-                Action::Release,
-                "clerk@example-tc.gov.uk",
-                "instruction was routine",
-                "ok",
+                &ReviewDecision::new(
+                    Action::Release,
+                    "clerk@example-tc.gov.uk",
+                    "instruction was routine",
+                    "ok",
+                ),
                 2_000,
             )
             .await
@@ -77,10 +88,7 @@ async fn hold_list_decide_and_audit() {
         match store
             .decide(
                 "m1",
-                Action::Delete,
-                "deputy.clerk@example-tc.gov.uk",
-                "",
-                "",
+                &ReviewDecision::new(Action::Delete, "deputy.clerk@example-tc.gov.uk", "", ""),
                 3_000,
             )
             .await
@@ -117,7 +125,8 @@ async fn concurrent_decisions_have_exactly_one_winner() {
             ] {
                 let (s, id) = (store.clone(), id.clone());
                 tasks.push(tokio::spawn(async move {
-                    s.decide(&id, action, who, "", "", 5).await
+                    s.decide(&id, &ReviewDecision::new(action, who, "", ""), 5)
+                        .await
                 }));
             }
             let mut wins = 0;

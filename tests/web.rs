@@ -5,82 +5,13 @@ mod common;
 
 use std::time::Duration;
 
+use common::pages::*;
 use common::*;
 use reqwest::StatusCode;
-use reqwest::redirect::Policy;
 
 const WAIT: Duration = Duration::from_secs(15);
-const PASSWORD: &str = "a long enough password";
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .expect("client")
-}
-
-async fn add_user(gw: &Gateway, name: &str, role: &str) {
-    let hash = councilgate::auth::hash_password(PASSWORD).expect("hash");
-    gw.app
-        .store
-        .add_user(name, role.parse().expect("role"), &hash)
-        .await
-        .expect("user");
-}
-
-fn csrf_of(html: &str) -> String {
-    let i = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
-    html[i..i + 64].to_string()
-}
-
-/// Logs in; returns the page's CSRF token.
-async fn login(c: &reqwest::Client, base: &str, user: &str) -> String {
-    let page = c
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
-    let token = csrf_of(&page);
-    let r = c
-        .post(format!("{base}/login"))
-        .form(&[
-            ("csrf", token.as_str()),
-            ("name", user),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "logged in");
-    let set = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap_or("").to_string())
-        .collect::<Vec<_>>()
-        .join("\n");
-    assert!(
-        set.contains("cg_session=") && set.contains("HttpOnly") && set.contains("SameSite=Strict"),
-        "{set}"
-    );
-    let home = c
-        .get(format!("{base}/"))
-        .send()
-        .await
-        .expect("home")
-        .text()
-        .await
-        .expect("text");
-    csrf_of(&home)
-}
-
 async fn send(addr: std::net::SocketAddr, from: &str, rcpts: &[&str], message: &str) -> String {
-    let mut c = Client::connect(addr).await;
-    c.cmd("EHLO client.example").await;
+    let mut c = Client::greeted(addr).await;
     c.cmd(&format!("MAIL FROM:<{from}>")).await;
     for r in rcpts {
         c.cmd(&format!("RCPT TO:<{r}>")).await;
@@ -102,7 +33,7 @@ async fn hold_one(gw: &Gateway) -> String {
     )
     .await;
     assert!(r.starts_with("250 2.6.0"), "{r}");
-    let held = gw.app.store.list("held").await.expect("list");
+    let held = gw.held().await;
     held.last().expect("held").id.clone()
 }
 
@@ -112,7 +43,7 @@ async fn every_route_without_a_session_is_refused() {
     let gw = Gateway::start(&cfg).await;
     let id = hold_one(&gw).await;
     let base = format!("http://{}", gw.web);
-    let c = client();
+    let c = browser();
     for path in [
         "/",
         &format!("/held/{id}"),
@@ -164,13 +95,11 @@ async fn every_route_without_a_session_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn review_and_release_delivers_with_copies_and_records_who() {
-    let sink = Sink::start().await;
-    let cfg = TestConfig::new(Some(sink.addr), &[]);
-    let gw = Gateway::start(&cfg).await;
+    let (sink, _cfg, gw) = gateway_with_sink().await;
     add_user(&gw, "clerk@example-tc.gov.uk", "clerk").await;
     let id = hold_one(&gw).await;
     let base = format!("http://{}", gw.web);
-    let c = client();
+    let c = browser();
     let csrf = login(&c, &base, "clerk@example-tc.gov.uk").await;
     let home = c.get(format!("{base}/")).send().await.expect("home");
     let csp = home.headers()["content-security-policy"]
@@ -190,14 +119,7 @@ async fn review_and_release_delivers_with_copies_and_records_who() {
         home.contains("class=\"badge\" aria-label=\"1 waiting\""),
         "count badge"
     );
-    let page = c
-        .get(format!("{base}/held/{id}"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("text");
+    let page = common::pages::page(&c, format!("{base}/held/{id}")).await;
     assert!(
         page.contains("Councillors must not give instructions to junior staff"),
         "protocol text shown"
@@ -309,19 +231,12 @@ async fn hostile_content_is_inert() {
     )
     .await;
     assert!(r.starts_with("250 2.6.0"), "{r}");
-    let id = gw.app.store.list("held").await.expect("list")[0].id.clone();
+    let id = gw.held().await[0].id.clone();
     let base = format!("http://{}", gw.web);
-    let c = client();
+    let c = browser();
     login(&c, &base, "clerk@example-tc.gov.uk").await;
     for path in ["/".to_string(), format!("/held/{id}")] {
-        let page = c
-            .get(format!("{base}{path}"))
-            .send()
-            .await
-            .expect("get")
-            .text()
-            .await
-            .expect("text");
+        let page = common::pages::page(&c, format!("{base}{path}")).await;
         assert!(
             !page.contains("<script>alert"),
             "{path}: no live script: {page}"
@@ -386,17 +301,10 @@ async fn repeated_login_failures_are_slowed() {
     let gw = Gateway::start(&cfg).await;
     add_user(&gw, "clerk@example-tc.gov.uk", "clerk").await;
     let base = format!("http://{}", gw.web);
-    let c = client();
+    let c = browser();
     let mut last = StatusCode::OK;
     for _ in 0..6 {
-        let page = c
-            .get(format!("{base}/login"))
-            .send()
-            .await
-            .expect("get")
-            .text()
-            .await
-            .expect("text");
+        let page = common::pages::page(&c, format!("{base}/login")).await;
         let token = csrf_of(&page);
         last = c
             .post(format!("{base}/login"))
@@ -412,14 +320,7 @@ async fn repeated_login_failures_are_slowed() {
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
     // Even the right password waits now.
-    let page = c
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
+    let page = common::pages::page(&c, format!("{base}/login")).await;
     let token = csrf_of(&page);
     let r = c
         .post(format!("{base}/login"))
@@ -433,7 +334,7 @@ async fn repeated_login_failures_are_slowed() {
         .expect("post");
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     // A login form without its token is refused.
-    let r = client()
+    let r = browser()
         .post(format!("{base}/login"))
         .form(&[("name", "clerk@example-tc.gov.uk"), ("password", PASSWORD)])
         .send()
@@ -445,14 +346,12 @@ async fn repeated_login_failures_are_slowed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn return_with_a_note_tells_the_sender() {
-    let sink = Sink::start().await;
-    let cfg = TestConfig::new(Some(sink.addr), &[]);
-    let gw = Gateway::start(&cfg).await;
+    let (sink, _cfg, gw) = gateway_with_sink().await;
     add_user(&gw, "clerk@example-tc.gov.uk", "clerk").await;
     let id = hold_one(&gw).await;
     sink.wait_for(3, WAIT).await; // sender and reviewer notices on hold
     let base = format!("http://{}", gw.web);
-    let c = client();
+    let c = browser();
     let csrf = login(&c, &base, "clerk@example-tc.gov.uk").await;
     let r = c
         .post(format!("{base}/held/{id}/decide"))
@@ -492,9 +391,7 @@ async fn return_with_a_note_tells_the_sender() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_proper_officer_cannot_act_on_a_message_about_them() {
-    let sink = Sink::start().await;
-    let cfg = TestConfig::new(Some(sink.addr), &[]);
-    let gw = Gateway::start(&cfg).await;
+    let (sink, _cfg, gw) = gateway_with_sink().await;
     add_user(&gw, "clerk@example-tc.gov.uk", "clerk").await;
     add_user(&gw, "deputy.clerk@example-tc.gov.uk", "clerk").await;
     let criticism = "From: Tom Baker <cllr.baker@example-tc.gov.uk>\nTo: Resident <resident@example.org>\nSubject: Re: the hall\n\nTo be honest our clerk Clara Hughes has been hopeless about the hall bookings.\n\nTom";
@@ -509,7 +406,7 @@ async fn the_proper_officer_cannot_act_on_a_message_about_them() {
         r.starts_with("250 2.6.0") && r.contains("criticism-not-private"),
         "{r}"
     );
-    let held = gw.app.store.list("held").await.expect("list");
+    let held = gw.held().await;
     let id = held[0].id.clone();
     assert_eq!(
         held[0].reviewers,
@@ -528,16 +425,9 @@ async fn the_proper_officer_cannot_act_on_a_message_about_them() {
         "the Proper Officer is not sent the review notice"
     );
     let base = format!("http://{}", gw.web);
-    let clerk = client();
+    let clerk = browser();
     let csrf = login(&clerk, &base, "clerk@example-tc.gov.uk").await;
-    let page = clerk
-        .get(format!("{base}/held/{id}"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
+    let page = common::pages::page(&clerk, format!("{base}/held/{id}")).await;
     assert!(page.contains("You are a party to this message"), "{page}");
     let r = clerk
         .post(format!("{base}/held/{id}/decide"))
@@ -547,7 +437,7 @@ async fn the_proper_officer_cannot_act_on_a_message_about_them() {
         .expect("post");
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(gw.app.store.get(&id).await.expect("get").state, "held");
-    let deputy = client();
+    let deputy = browser();
     let csrf = login(&deputy, &base, "deputy.clerk@example-tc.gov.uk").await;
     let r = deputy
         .post(format!("{base}/held/{id}/decide"))
@@ -582,16 +472,9 @@ async fn two_gateways_on_one_postgres_held_by_one_released_from_the_other() {
     let before = sink.messages().len();
     // …seen and released on gateway B's pages.
     let base = format!("http://{}", b.web);
-    let c = client();
+    let c = browser();
     let csrf = login(&c, &base, "clerk@example-tc.gov.uk").await;
-    let page = c
-        .get(format!("{base}/"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
+    let page = common::pages::page(&c, format!("{base}/")).await;
     assert!(page.contains("Pavilion doors"), "B lists what A held");
     let r = c
         .post(format!("{base}/held/{id}/decide"))
@@ -621,24 +504,14 @@ async fn two_gateways_on_one_postgres_held_by_one_released_from_the_other() {
         1,
         "delivered exactly once between two gateways: {got:#?}"
     );
-    assert!(
-        a.app
-            .store
-            .verify_audit()
-            .await
-            .expect("verify")
-            .broken
-            .is_none()
-    );
+    a.assert_audit_intact().await;
     a.stop().await;
     b.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reviewers_are_reminded_once_and_undecided_mail_expires_back_to_its_sender() {
-    let sink = Sink::start().await;
-    let cfg = TestConfig::new(Some(sink.addr), &[]);
-    let gw = Gateway::start(&cfg).await;
+    let (sink, _cfg, gw) = gateway_with_sink().await;
     let id = hold_one(&gw).await;
     sink.wait_for(3, WAIT).await;
     let now = chrono::Utc::now().timestamp();

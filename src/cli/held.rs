@@ -43,7 +43,7 @@ pub async fn held(config: &Path, action: HeldAction) -> Result<()> {
     let decision = |d: Decision, a: Action| (d, a);
     let (d, action) = match action {
         HeldAction::List => {
-            let items = store.list("held").await?;
+            let items = store.list(councilgate::store::HeldState::Held).await?;
             if items.is_empty() {
                 println!("No messages are waiting for review.");
             }
@@ -98,9 +98,13 @@ pub async fn held(config: &Path, action: HeldAction) -> Result<()> {
             std::env::var("USER").unwrap_or_else(|_| "unknown".into())
         )
     });
-    let held =
-        councilgate::review::record(&store, &snapshot, &d.id, action, &actor, &d.reason, &d.note)
-            .await?;
+    let held = councilgate::review::record(
+        &store,
+        &snapshot,
+        &d.id,
+        &councilgate::store::ReviewDecision::new(action, &actor, &d.reason, &d.note),
+    )
+    .await?;
     println!(
         "{} is now {}. The running gateway carries this out within a few seconds (or at its next start).",
         held.id, held.state

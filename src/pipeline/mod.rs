@@ -64,40 +64,22 @@ pub enum Outcome {
     NotStored,
 }
 
-/// The stages' shared parts. Built once at start; cheap to share.
+/// The stages' shared parts. Built once at start (`server::App::new`);
+/// cheap to share.
 pub struct Pipeline {
-    hostname: String,
-    policy: Arc<PolicyHandle>,
-    queue: Arc<Queue>,
-    review: Review,
-    logins: Arc<Logins>,
+    /// Our name: the authserv-id of the `Authentication-Results` we write.
+    pub hostname: String,
+    pub policy: Arc<PolicyHandle>,
+    pub queue: Arc<Queue>,
+    pub review: Review,
+    pub logins: Arc<Logins>,
     /// SPF, DKIM and DMARC of inbound mail; `None` when switched off.
-    sender_auth: Option<Verifier>,
+    pub sender_auth: Option<Verifier>,
     /// DKIM keys and the ARC sealer.
-    signer: Arc<Signer>,
+    pub signer: Arc<Signer>,
 }
 
 impl Pipeline {
-    pub fn new(
-        hostname: String,
-        policy: Arc<PolicyHandle>,
-        queue: Arc<Queue>,
-        review: Review,
-        logins: Arc<Logins>,
-        sender_auth: Option<Verifier>,
-        signer: Arc<Signer>,
-    ) -> Pipeline {
-        Pipeline {
-            hostname,
-            policy,
-            queue,
-            review,
-            logins,
-            sender_auth,
-            signer,
-        }
-    }
-
     /// The sender-authentication stage's verifier, when it is on.
     pub fn verifier(&self) -> Option<&Verifier> {
         self.sender_auth.as_ref()

@@ -94,55 +94,60 @@ pub enum Scope {
     Bcc,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PartyCond {
-    #[serde(default)]
-    pub role: Option<RoleSel>,
-    /// Holds at least one of these positions.
-    #[serde(default)]
-    pub positions: Vec<Position>,
-    /// Holds none of these positions.
-    #[serde(default)]
-    pub not_positions: Vec<Position>,
-    /// A junior officer (no proper-officer, deputy or senior position).
-    #[serde(default)]
-    pub junior: Option<bool>,
-    #[serde(default)]
-    pub addresses: Vec<String>,
-    #[serde(default)]
-    pub domains: Vec<String>,
+/// Declares a condition on a party (the sender, or recipients) with the
+/// fields every party condition has — role, positions, not_positions,
+/// junior, addresses, domains — followed by any given. Written as a macro
+/// because serde's `flatten` does not combine with `deny_unknown_fields`,
+/// and an unknown key in a rules file must be refused.
+macro_rules! party_condition {
+    ($(#[$meta:meta])* pub struct $name:ident { $($extra:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            #[serde(default)]
+            pub role: Option<RoleSel>,
+            /// Holds at least one of these positions.
+            #[serde(default)]
+            pub positions: Vec<Position>,
+            /// Holds none of these positions.
+            #[serde(default)]
+            pub not_positions: Vec<Position>,
+            /// A junior officer (no proper-officer, deputy or senior position).
+            #[serde(default)]
+            pub junior: Option<bool>,
+            #[serde(default)]
+            pub addresses: Vec<String>,
+            #[serde(default)]
+            pub domains: Vec<String>,
+            $($extra)*
+        }
+    };
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecipientCond {
-    #[serde(default)]
-    pub role: Option<RoleSel>,
-    #[serde(default)]
-    pub positions: Vec<Position>,
-    #[serde(default)]
-    pub not_positions: Vec<Position>,
-    #[serde(default)]
-    pub junior: Option<bool>,
-    #[serde(default)]
-    pub addresses: Vec<String>,
-    #[serde(default)]
-    pub domains: Vec<String>,
-    #[serde(default)]
-    pub scope: Scope,
-    /// At least this many recipients match (default 1).
-    #[serde(default)]
-    pub min: Option<usize>,
-    /// No recipient may match.
-    #[serde(default)]
-    pub absent: bool,
-    /// The matches are the rule's targets.
-    #[serde(default)]
-    pub target: bool,
-    /// Alternatives: the condition holds when any of them does.
-    #[serde(default)]
-    pub any_of: Vec<RecipientCond>,
+party_condition! {
+    /// Who the sender (or one recipient) is.
+    pub struct PartyCond {}
+}
+
+party_condition! {
+    /// A condition on the recipients.
+    pub struct RecipientCond {
+        #[serde(default)]
+        pub scope: Scope,
+        /// At least this many recipients match (default 1).
+        #[serde(default)]
+        pub min: Option<usize>,
+        /// No recipient may match.
+        #[serde(default)]
+        pub absent: bool,
+        /// The matches are the rule's targets.
+        #[serde(default)]
+        pub target: bool,
+        /// Alternatives: the condition holds when any of them does.
+        #[serde(default)]
+        pub any_of: Vec<RecipientCond>,
+    }
 }
 
 impl RecipientCond {

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::Review;
-use crate::store::{Action, StoreError};
+use crate::store::{Action, ReviewDecision, StoreError};
 
 impl Review {
     /// One round: unfinished effects, expiry, reminders, records policy.
@@ -23,10 +23,7 @@ impl Review {
             match self
                 .decide(
                     &held.id,
-                    Action::Expire,
-                    "expiry",
-                    "not reviewed in time",
-                    "",
+                    &ReviewDecision::new(Action::Expire, "expiry", "not reviewed in time", ""),
                 )
                 .await
             {

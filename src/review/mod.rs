@@ -27,7 +27,7 @@ use crate::message::envelope::Envelope;
 use crate::policy::{PolicyHandle, Snapshot, Verdict};
 use crate::queue::Queue;
 use crate::settings::StoreSettings;
-use crate::store::{Action, Held, HeldState, NewHeld, Store, StoreError};
+use crate::store::{Action, Held, HeldState, ReviewDecision, Store, StoreError};
 
 /// The review: held messages in the store, the live policy (who reviews),
 /// the queue (releases) and the notices. Cheap to clone.
@@ -75,7 +75,7 @@ impl Review {
             reviewers::reviewers(&self.settings, &snapshot, envelope, verdict, &from_header);
         let now = Utc::now().timestamp();
         let original = message.raw().to_vec();
-        let held = NewHeld {
+        let held = Held {
             id: id.to_string(),
             created: now,
             expires: now + self.settings.hold_days as i64 * 86_400,
@@ -87,8 +87,14 @@ impl Review {
             message: verdict.message.take().unwrap_or_else(|| original.clone()),
             verdict: verdict.clone(),
             original,
+            state: HeldState::Held,
             reviewers,
             barred,
+            decided_by: None,
+            decided_at: None,
+            reason: None,
+            note: None,
+            effect_done: true,
         };
         self.store.hold(&held).await?;
         let stored = self.store.get(id).await?;
@@ -99,16 +105,9 @@ impl Review {
     /// Decides and carries the decision out. The effect is done after the
     /// commit and then recorded as done; see [`housekeeping`] for a crash in
     /// between.
-    pub async fn decide(
-        &self,
-        id: &str,
-        action: Action,
-        actor: &str,
-        reason: &str,
-        note: &str,
-    ) -> Result<Held, StoreError> {
+    pub async fn decide(&self, id: &str, decision: &ReviewDecision) -> Result<Held, StoreError> {
         let snapshot = self.policy.load();
-        let held = record(&self.store, &snapshot, id, action, actor, reason, note).await?;
+        let held = record(&self.store, &snapshot, id, decision).await?;
         self.carry_out(&snapshot, &held).await;
         Ok(held)
     }
@@ -219,14 +218,12 @@ impl Review {
 /// the gateway (the `held` command). The running gateway carries it out
 /// within seconds ([`housekeeping`]).
 pub async fn record(
-    store: &crate::store::Store,
+    store: &Store,
     snapshot: &Snapshot,
     id: &str,
-    action: Action,
-    actor: &str,
-    reason: &str,
-    note: &str,
+    decision: &ReviewDecision,
 ) -> Result<Held, StoreError> {
+    let (action, actor) = (decision.action, decision.actor.as_str());
     if action != Action::Expire {
         let held = store.get(id).await?;
         if !may_act(snapshot, &held, actor) {
@@ -236,9 +233,7 @@ pub async fn record(
             )));
         }
     }
-    let held = store
-        .decide(id, action, actor, reason, note, Utc::now().timestamp())
-        .await?;
+    let held = store.decide(id, decision, Utc::now().timestamp()).await?;
     info!(
         id,
         action = action.state().as_str(),

@@ -158,15 +158,15 @@ impl App {
             policy.clone(),
             settings.smtp.delegates.clone(),
         ));
-        let pipeline = Arc::new(Pipeline::new(
-            hostname.clone(),
-            policy.clone(),
-            queue.clone(),
-            review.clone(),
-            logins.clone(),
-            verifier,
-            signer.clone(),
-        ));
+        let pipeline = Arc::new(Pipeline {
+            hostname: hostname.clone(),
+            policy: policy.clone(),
+            queue: queue.clone(),
+            review: review.clone(),
+            logins: logins.clone(),
+            sender_auth: verifier,
+            signer: signer.clone(),
+        });
         let smtp = Arc::new(crate::smtp::Context {
             settings: settings.smtp.clone(),
             hostname: hostname.clone(),

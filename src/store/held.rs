@@ -5,11 +5,12 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use super::rows::{HELD_COLUMNS, held_from, list};
-use super::{Action, Held, NewHeld, Store, StoreError, audit};
+use super::{Held, HeldState, ReviewDecision, Store, StoreError, audit};
 
 impl Store {
-    /// Stores a held message and its audit entry, in one transaction.
-    pub async fn hold(&self, h: &NewHeld) -> Result<(), StoreError> {
+    /// Stores a held message (in state `held`, whatever `h` says) and its
+    /// audit entry, in one transaction.
+    pub async fn hold(&self, h: &Held) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO held (id, created, expires, mail_from, recipients, envelope, subject, rules, verdict, message, original, state, reviewers, barred, effect_done, reminded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'held', $12, $13, 1, 0)")
             .bind(&h.id)
@@ -66,11 +67,11 @@ impl Store {
     }
 
     /// Messages in a state (`held` for the review queue), oldest first.
-    pub async fn list(&self, state: &str) -> Result<Vec<Held>, StoreError> {
+    pub async fn list(&self, state: HeldState) -> Result<Vec<Held>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {HELD_COLUMNS} FROM held WHERE state = $1 ORDER BY created, id"
         )))
-        .bind(state)
+        .bind(state.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(held_from).collect()
@@ -81,12 +82,16 @@ impl Store {
     pub async fn decide(
         &self,
         id: &str,
-        action: Action,
-        actor: &str,
-        reason: &str,
-        note: &str,
+        decision: &ReviewDecision,
         now: i64,
     ) -> Result<Held, StoreError> {
+        let ReviewDecision {
+            action,
+            actor,
+            reason,
+            note,
+        } = decision;
+        let action = *action;
         let mut tx = self.pool.begin().await?;
         let changed = sqlx::query("UPDATE held SET state = $1, decided_by = $2, decided_at = $3, reason = $4, note = $5, effect_done = 0, effect_claimed = 0 WHERE id = $6 AND state = 'held'")
             .bind(action.state().as_str())

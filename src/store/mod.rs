@@ -29,7 +29,7 @@ use sqlx::{AnyPool, AssertSqlSafe};
 
 pub use audit::{AuditEntry, ChainReport};
 pub use records::{ConfigVersion, Event, RuleStats};
-pub use rows::{Action, Held, HeldState, NewHeld, Session, User, UserRole};
+pub use rows::{Action, Held, HeldState, ReviewDecision, Session, User, UserRole};
 pub(crate) use rows::{list, unlist};
 
 #[derive(Debug, thiserror::Error)]

@@ -55,6 +55,29 @@ impl Action {
     }
 }
 
+/// A reviewer's decision on a held message (or the expiry's).
+#[derive(Debug, Clone)]
+pub struct ReviewDecision {
+    pub action: Action,
+    /// Who decided: a reviewer's user name, `expiry`, or `cli:USER`.
+    pub actor: String,
+    /// The protocol clause or reason given.
+    pub reason: String,
+    /// A note (sent to the sender when returning).
+    pub note: String,
+}
+
+impl ReviewDecision {
+    pub fn new(action: Action, actor: &str, reason: &str, note: &str) -> Self {
+        ReviewDecision {
+            action,
+            actor: actor.to_string(),
+            reason: reason.to_string(),
+            note: note.to_string(),
+        }
+    }
+}
+
 /// Where a held message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -149,9 +172,10 @@ impl PartialEq<&str> for UserRole {
     }
 }
 
-/// A message to hold.
-#[derive(Debug, Clone)]
-pub struct NewHeld {
+/// A held message: as it is held ([`super::Store::hold`] stores one in
+/// state `held`, undecided) and as it is read back.
+#[derive(Debug, Clone, Serialize)]
+pub struct Held {
     pub id: String,
     pub created: i64,
     pub expires: i64,
@@ -165,33 +189,15 @@ pub struct NewHeld {
     /// The verdict with its evidence (its message is in `message`).
     pub verdict: Verdict,
     /// The message with its pending changes applied.
-    pub message: Vec<u8>,
-    /// The message as received (for re-evaluation under a candidate policy).
-    pub original: Vec<u8>,
-    /// Who is told about it (addresses).
-    pub reviewers: Vec<String>,
-    /// Who must not act on it: the Proper Officer when a party to it.
-    pub barred: Vec<String>,
-}
-
-/// A held message as stored.
-#[derive(Debug, Clone, Serialize)]
-pub struct Held {
-    pub id: String,
-    pub created: i64,
-    pub expires: i64,
-    pub mail_from: String,
-    pub recipients: Vec<String>,
-    pub envelope: Envelope,
-    pub subject: String,
-    pub rules: Vec<String>,
-    pub verdict: Verdict,
     #[serde(skip)]
     pub message: Vec<u8>,
+    /// The message as received (for re-evaluation under a candidate policy).
     #[serde(skip)]
     pub original: Vec<u8>,
     pub state: HeldState,
+    /// Who is told about it (addresses).
     pub reviewers: Vec<String>,
+    /// Who must not act on it: the Proper Officer when a party to it.
     pub barred: Vec<String>,
     pub decided_by: Option<String>,
     pub decided_at: Option<i64>,

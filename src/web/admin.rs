@@ -10,8 +10,8 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 
 use super::extract::{Admin, CsrfOnly, SignedForm, SignedIn};
-use super::render::{error_page, render, when};
-use super::{CSS, Shared, harden};
+use super::render::{Chrome, error_page, render, unavailable, when};
+use super::{Shared, harden};
 use crate::store::Session;
 
 struct RuleRow {
@@ -35,11 +35,7 @@ struct RuleRow {
 #[derive(Template)]
 #[template(path = "admin_rules.html")]
 struct RulesPage {
-    council: String,
-    css: &'static str,
-    user: String,
-    csrf: String,
-    admin: bool,
+    chrome: Chrome,
     version: String,
     error: String,
     rules: Vec<RuleRow>,
@@ -66,13 +62,7 @@ pub async fn rules(
     ) {
         (Ok(w), Ok(m)) => (w, m),
         _ => {
-            return error_page(
-                &state,
-                Some(&s),
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Unavailable",
-                "The store cannot be reached.",
-            );
+            return unavailable(&state, &s);
         }
     };
     let rules = snapshot
@@ -105,11 +95,7 @@ pub async fn rules(
         .collect();
     render(
         &RulesPage {
-            council: snapshot.directory.council_name.clone(),
-            css: CSS,
-            user: s.user.clone(),
-            csrf: s.csrf.clone(),
-            admin: true,
+            chrome: Chrome::new(snapshot.directory.council_name.clone(), Some(&s)),
             version: snapshot.version.clone(),
             error: last_error(&state),
             rules,
@@ -121,11 +107,7 @@ pub async fn rules(
 #[derive(Template)]
 #[template(path = "admin_directory.html")]
 struct DirectoryPage {
-    council: String,
-    css: &'static str,
-    user: String,
-    csrf: String,
-    admin: bool,
+    chrome: Chrome,
     domains: String,
     media: String,
     people: Vec<(String, String, String, String, String)>,
@@ -141,11 +123,7 @@ pub async fn directory(
     let d = &snapshot.directory;
     render(
         &DirectoryPage {
-            council: d.council_name.clone(),
-            css: CSS,
-            user: s.user.clone(),
-            csrf: s.csrf.clone(),
-            admin: true,
+            chrome: Chrome::new(d.council_name.clone(), Some(&s)),
             domains: d.domains.join(", "),
             media: d.media_domains.join(", "),
             people: d
@@ -191,11 +169,7 @@ pub async fn directory(
 #[derive(Template)]
 #[template(path = "admin_try.html")]
 struct TryPage {
-    council: String,
-    css: &'static str,
-    user: String,
-    csrf: String,
-    admin: bool,
+    chrome: Chrome,
     error: String,
     mail_from: String,
     rcpt: String,
@@ -208,11 +182,10 @@ struct TryPage {
 fn try_page(state: &Shared, s: &Session, form: TryPage, status: StatusCode) -> Response {
     render(
         &TryPage {
-            council: state.review.policy.load().directory.council_name.clone(),
-            css: CSS,
-            user: s.user.clone(),
-            csrf: s.csrf.clone(),
-            admin: true,
+            chrome: Chrome::new(
+                state.review.policy.load().directory.council_name.clone(),
+                Some(&s),
+            ),
             ..form
         },
         status,
@@ -221,11 +194,7 @@ fn try_page(state: &Shared, s: &Session, form: TryPage, status: StatusCode) -> R
 
 fn empty_try() -> TryPage {
     TryPage {
-        council: String::new(),
-        css: CSS,
-        user: String::new(),
-        csrf: String::new(),
-        admin: true,
+        chrome: Chrome::default(),
         error: String::new(),
         mail_from: String::new(),
         rcpt: String::new(),
@@ -335,11 +304,7 @@ type EntryRow = (i64, String, String, String, String, String);
 #[derive(Template)]
 #[template(path = "admin_audit.html")]
 struct AuditPage {
-    council: String,
-    css: &'static str,
-    user: String,
-    csrf: String,
-    admin: bool,
+    chrome: Chrome,
     sender: String,
     recipient: String,
     rule: String,
@@ -373,13 +338,7 @@ pub async fn audit(
     ) {
         (Ok(e), Ok(a), Ok(c)) => (e, a, c),
         _ => {
-            return error_page(
-                &state,
-                Some(&s),
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Unavailable",
-                "The store cannot be reached.",
-            );
+            return unavailable(&state, &s);
         }
     };
     let has = |hay: &str, needle: &str| {
@@ -414,11 +373,10 @@ pub async fn audit(
     };
     render(
         &AuditPage {
-            council: state.review.policy.load().directory.council_name.clone(),
-            css: CSS,
-            user: s.user.clone(),
-            csrf: s.csrf.clone(),
-            admin: true,
+            chrome: Chrome::new(
+                state.review.policy.load().directory.council_name.clone(),
+                Some(&s),
+            ),
             sender: q.sender.clone(),
             recipient: q.recipient.clone(),
             rule: q.rule.clone(),
@@ -451,11 +409,7 @@ pub async fn audit(
 #[derive(Template)]
 #[template(path = "admin_config.html")]
 struct ConfigPage {
-    council: String,
-    css: &'static str,
-    user: String,
-    csrf: String,
-    admin: bool,
+    chrome: Chrome,
     flash: String,
     version: String,
     since: String,
@@ -479,13 +433,7 @@ pub async fn config(
     let history = match state.review.store.config_history(50).await {
         Ok(h) => h,
         Err(_) => {
-            return error_page(
-                &state,
-                Some(&s),
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Unavailable",
-                "The store cannot be reached.",
-            );
+            return unavailable(&state, &s);
         }
     };
     let flash = match q.flash.as_str() {
@@ -497,11 +445,10 @@ pub async fn config(
     };
     render(
         &ConfigPage {
-            council: state.review.policy.load().directory.council_name.clone(),
-            css: CSS,
-            user: s.user.clone(),
-            csrf: s.csrf.clone(),
-            admin: true,
+            chrome: Chrome::new(
+                state.review.policy.load().directory.council_name.clone(),
+                Some(&s),
+            ),
             flash,
             version: state.review.policy.load().version.clone(),
             since: when(status.at),

@@ -10,8 +10,8 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::extract::{CsrfOnly, SignedForm, SignedIn};
-use super::render::{council, render};
-use super::{CSS, LOGIN_COOKIE, SESSION_COOKIE, Shared, client_ip, harden};
+use super::render::{Chrome, council, render};
+use super::{LOGIN_COOKIE, SESSION_COOKIE, Shared, client_ip, harden};
 use crate::auth;
 use crate::store::Session;
 
@@ -64,11 +64,7 @@ pub(super) fn session_cookie(state: &Shared, value: &str, max_age: i64) -> Heade
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
-    council: String,
-    css: &'static str,
-    user: String,
-    csrf: String,
-    admin: bool,
+    chrome: Chrome,
     error: String,
 }
 
@@ -90,11 +86,10 @@ pub(super) fn login_page(
         .unwrap_or_else(auth::token);
     let mut resp = render(
         &LoginPage {
-            council: council(state),
-            css: CSS,
-            user: String::new(),
-            csrf: token.clone(),
-            admin: false,
+            chrome: Chrome {
+                csrf: token.clone(),
+                ..Chrome::new(council(state), None)
+            },
             error: error.to_string(),
         },
         status,

@@ -8,10 +8,10 @@ use mail_parser::{MessageParser, MimeHeaders, PartType};
 use serde::Deserialize;
 
 use super::extract::{SignedForm, SignedIn};
-use super::render::{error_page, highlight, render, safe_filename, size, when};
-use super::{CSS, Shared, harden};
+use super::render::{Chrome, error_page, highlight, render, safe_filename, size, when};
+use super::{Shared, harden};
 use crate::review;
-use crate::store::{Action, Held, Session, StoreError};
+use crate::store::{Action, Held, ReviewDecision, Session, StoreError};
 
 struct RuleView {
     id: String,
@@ -25,11 +25,7 @@ struct RuleView {
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage {
-    council: String,
-    css: &'static str,
-    user: String,
-    csrf: String,
-    admin: bool,
+    chrome: Chrome,
     id: String,
     subject: String,
     error: String,
@@ -160,11 +156,7 @@ pub(super) fn message_page(
     let headers = String::from_utf8_lossy(&held.message[..head_end]).to_string();
     render(
         &MessagePage {
-            council: snapshot.directory.council_name.clone(),
-            css: CSS,
-            user: s.user.clone(),
-            csrf: s.csrf.clone(),
-            admin: s.role == crate::store::UserRole::Admin,
+            chrome: Chrome::new(snapshot.directory.council_name.clone(), Some(&s)),
             id: held.id.clone(),
             subject: held.subject.clone(),
             error: error.to_string(),
@@ -208,13 +200,10 @@ pub async fn message(
     State(state): State<Shared>,
     SignedIn { session: s, .. }: SignedIn,
     Path(id): Path<String>,
-) -> Response {
-    let held = match load(&state, &s, &id).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let held = load(&state, &s, &id).await?;
     let h = history(&state, &id).await;
-    message_page(&state, &s, &held, h, "", StatusCode::OK)
+    Ok(message_page(&state, &s, &held, h, "", StatusCode::OK))
 }
 
 /// The sanitised HTML part, for the sandboxed iframe.
@@ -222,11 +211,8 @@ pub async fn preview(
     State(state): State<Shared>,
     SignedIn { session: s, .. }: SignedIn,
     Path(id): Path<String>,
-) -> Response {
-    let held = match load(&state, &s, &id).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let held = load(&state, &s, &id).await?;
     let html = MessageParser::default()
         .parse(&held.message)
         .and_then(|m| {
@@ -253,7 +239,7 @@ pub async fn preview(
         &mut resp,
         "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox",
     );
-    resp
+    Ok(resp)
 }
 
 /// HTML from email, made inert: ammonia's allow-list, and images only from
@@ -278,11 +264,8 @@ pub async fn attachment(
     State(state): State<Shared>,
     SignedIn { session: s, .. }: SignedIn,
     Path((id, n)): Path<(String, usize)>,
-) -> Response {
-    let held = match load(&state, &s, &id).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let held = load(&state, &s, &id).await?;
     let part = MessageParser::default().parse(&held.message).and_then(|m| {
         m.attachments().nth(n).map(|p| {
             (
@@ -292,13 +275,13 @@ pub async fn attachment(
         })
     });
     let Some((name, bytes)) = part else {
-        return error_page(
+        return Err(error_page(
             &state,
             Some(&s),
             StatusCode::NOT_FOUND,
             "Not found",
             "There is no such attachment.",
-        );
+        ));
     };
     let mut resp = (StatusCode::OK, bytes).into_response();
     let h = resp.headers_mut();
@@ -313,7 +296,7 @@ pub async fn attachment(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     harden(&mut resp, "default-src 'none'; sandbox");
-    resp
+    Ok(resp)
 }
 
 #[derive(Deserialize)]
@@ -355,7 +338,7 @@ pub async fn decide(
     let reason: String = form.reason.chars().take(300).collect();
     match state
         .review
-        .decide(&id, action, &s.user, &reason, &note)
+        .decide(&id, &ReviewDecision::new(action, &s.user, &reason, &note))
         .await
     {
         Ok(held) => {

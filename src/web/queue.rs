@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::Shared;
 use super::extract::SignedIn;
-use super::render::{age, error_page, render, when};
-use super::{CSS, Shared};
+use super::render::{Chrome, age, error_page, render, when};
 use crate::review;
 
 struct Row {
@@ -25,11 +25,7 @@ struct Row {
 #[derive(Template)]
 #[template(path = "queue.html")]
 struct QueuePage {
-    council: String,
-    css: &'static str,
-    user: String,
-    csrf: String,
-    admin: bool,
+    chrome: Chrome,
     total: usize,
     flash: String,
     rules: Vec<(String, bool)>,
@@ -55,7 +51,7 @@ pub async fn queue(
     Query(q): Query<QueueQuery>,
 ) -> Response {
     let snapshot = state.review.policy.load();
-    let mut held = match state.review.store.list("held").await {
+    let mut held = match state.review.store.list(crate::store::HeldState::Held).await {
         Ok(h) => h,
         Err(e) => {
             tracing::warn!(error = %e, "cannot list held messages");
@@ -107,11 +103,7 @@ pub async fn queue(
     };
     render(
         &QueuePage {
-            council: snapshot.directory.council_name.clone(),
-            css: CSS,
-            user: s.user.clone(),
-            csrf: s.csrf.clone(),
-            admin: s.role == crate::store::UserRole::Admin,
+            chrome: Chrome::new(snapshot.directory.council_name.clone(), Some(&s)),
             total,
             flash,
             rules: all_rules

@@ -8,7 +8,42 @@ use chrono::Utc;
 
 use super::login::session;
 use super::{CSS, Shared, harden, page_csp};
-use crate::store::Session;
+use crate::store::{Session, UserRole};
+
+/// What every page shows around its content: the council's name, the
+/// stylesheet, and for a signed-in reader their name, the CSRF token of the
+/// log-out form and whether the admin pages are theirs.
+#[derive(Default)]
+pub(super) struct Chrome {
+    pub council: String,
+    pub css: &'static str,
+    pub user: String,
+    pub csrf: String,
+    pub admin: bool,
+}
+
+impl Chrome {
+    pub fn new(council: String, s: Option<&Session>) -> Chrome {
+        Chrome {
+            council,
+            css: CSS,
+            user: s.map(|s| s.user.clone()).unwrap_or_default(),
+            csrf: s.map(|s| s.csrf.clone()).unwrap_or_default(),
+            admin: s.is_some_and(|s| s.role == UserRole::Admin),
+        }
+    }
+}
+
+/// The reply when the store cannot be reached.
+pub(super) fn unavailable(state: &Shared, s: &Session) -> Response {
+    error_page(
+        state,
+        Some(s),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Unavailable",
+        "The store cannot be reached.",
+    )
+}
 
 pub(super) fn render<T: Template>(t: &T, status: StatusCode) -> Response {
     let mut resp = match t.render() {
@@ -44,11 +79,7 @@ pub(super) fn error_page(
 ) -> Response {
     render(
         &ErrorPage {
-            council: council(state),
-            css: CSS,
-            user: s.map(|s| s.user.clone()).unwrap_or_default(),
-            csrf: s.map(|s| s.csrf.clone()).unwrap_or_default(),
-            admin: s.is_some_and(|s| s.role == crate::store::UserRole::Admin),
+            chrome: Chrome::new(council(state), s),
             title: title.to_string(),
             message: message.to_string(),
         },
@@ -151,11 +182,7 @@ pub(super) fn size(n: usize) -> String {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage {
-    council: String,
-    css: &'static str,
-    user: String,
-    csrf: String,
-    admin: bool,
+    chrome: Chrome,
     title: String,
     message: String,
 }

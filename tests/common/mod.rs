@@ -3,6 +3,7 @@
 //! failures), helpers to find real peers (curl, swaks, smtp-source).
 #![allow(dead_code)]
 
+pub mod pages;
 pub mod webdriver;
 
 use std::collections::HashSet;
@@ -18,6 +19,19 @@ use tokio_util::sync::CancellationToken;
 use councilgate::server::App;
 
 pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The `councilgate` binary this test run built.
+pub const BIN: &str = env!("CARGO_BIN_EXE_councilgate");
+
+/// Runs `councilgate --config CONFIG ARGS…` with `env` added.
+pub fn councilgate(config: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut c = std::process::Command::new(BIN);
+    c.arg("--config").arg(config).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run")
+}
 
 /// A message the sink accepted.
 #[derive(Debug, Clone)]
@@ -292,6 +306,39 @@ pub async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> String
     }
 }
 
+/// A port on 127.0.0.1 that nothing listens on (just now).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("probe")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// An address on 127.0.0.1 that nothing listens on (just now).
+pub fn free_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], free_port()))
+}
+
+/// Checks a command exited 0, showing its standard error otherwise.
+pub fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A gateway with the shipped settings relaying to a fresh [`Sink`]: (the
+/// sink, the configuration whose folder must outlive the gateway, the
+/// gateway).
+pub async fn gateway_with_sink() -> (Sink, TestConfig, Gateway) {
+    let sink = Sink::start().await;
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let gw = Gateway::start(&cfg).await;
+    (sink, cfg, gw)
+}
+
 /// The contexts of a running gateway that tests use.
 pub struct Parts {
     pub store: councilgate::store::Store,
@@ -347,6 +394,21 @@ impl Gateway {
         }
     }
 
+    /// Checks the audit log's hash chain is unbroken.
+    pub async fn assert_audit_intact(&self) {
+        let report = self.app.store.verify_audit().await.expect("verify");
+        assert!(report.broken.is_none(), "audit chain broken: {report:?}");
+    }
+
+    /// The messages waiting for review, oldest first.
+    pub async fn held(&self) -> Vec<councilgate::store::Held> {
+        self.app
+            .store
+            .list(councilgate::store::HeldState::Held)
+            .await
+            .expect("list held")
+    }
+
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
@@ -367,6 +429,26 @@ impl Client {
         let greeting = c.reply().await;
         assert!(greeting.starts_with("220"), "{greeting}");
         c
+    }
+
+    /// Connects and says `EHLO client.example`.
+    pub async fn greeted(addr: SocketAddr) -> Client {
+        let mut c = Client::connect(addr).await;
+        c.cmd("EHLO client.example").await;
+        c
+    }
+
+    /// MAIL FROM `from`, RCPT TO each of `rcpts`, DATA: checks each is
+    /// accepted (250, 250…, 354).
+    pub async fn start_data(&mut self, from: &str, rcpts: &[&str]) {
+        let r = self.cmd(&format!("MAIL FROM:<{from}>")).await;
+        assert!(r.starts_with("250"), "MAIL: {r}");
+        for to in rcpts {
+            let r = self.cmd(&format!("RCPT TO:<{to}>")).await;
+            assert!(r.starts_with("250"), "RCPT {to}: {r}");
+        }
+        let r = self.cmd("DATA").await;
+        assert!(r.starts_with("354"), "DATA: {r}");
     }
 
     pub async fn send(&mut self, bytes: &[u8]) {

@@ -11,24 +11,14 @@ pub const LISTS: &[&str] = &["criticism.judgements", "criticism.officer_terms"];
 const PRONOUNS: &[&str] = &[
     "she", "he", "her", "him", "his", "hers", "they", "them", "their",
 ];
+/// Besides [`super::THIRD_PARTIES`]: others a judgement may be about.
 const NOT_OFFICERS: &[&str] = &[
-    "contractor",
-    "contractors",
-    "company",
-    "firm",
-    "supplier",
-    "builder",
     "builders",
     "developer",
     "county council",
     "district council",
     "highways",
     "the police",
-    "resident",
-    "residents",
-    "volunteer",
-    "volunteers",
-    "the club",
 ];
 
 /// Byte offsets where `word` stands as a whole word in `norm`.
@@ -80,8 +70,9 @@ fn references(ctx: &Ctx<'_>, n: &str, previous_officer: bool) -> Vec<(usize, Who
             refs.push((a, Who::Officer));
         }
     }
-    for t in NOT_OFFICERS
+    for t in super::THIRD_PARTIES
         .iter()
+        .chain(NOT_OFFICERS)
         .chain(["cllr", "councillor", "councillors"].iter())
     {
         refs.extend(word_positions(n, t).into_iter().map(|i| (i, Who::Other)));

@@ -35,6 +35,23 @@ use crate::message::Analysis;
 pub use clause::*;
 pub use directive::*;
 
+/// People a sentence can be about who are not the council's officers:
+/// criticism of them is not criticism of an officer, and they are not
+/// members of staff.
+const THIRD_PARTIES: &[&str] = &[
+    "contractor",
+    "contractors",
+    "company",
+    "firm",
+    "supplier",
+    "builder",
+    "resident",
+    "residents",
+    "volunteer",
+    "volunteers",
+    "the club",
+];
+
 /// Every detector name a rule may use, with the word lists it reads.
 pub const DETECTORS: &[(&str, &[&str])] = &[
     ("instruction", instruction::LISTS),

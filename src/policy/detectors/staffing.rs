@@ -20,17 +20,8 @@ const PRONOUNS: &[&str] = &[
     "his", "her", "he", "she", "him", "they", "their", "them", "your", "you",
 ];
 
+/// Besides [`super::THIRD_PARTIES`]: people who are not staff.
 const NOT_STAFF: &[&str] = &[
-    "contractor",
-    "contractors",
-    "company",
-    "firm",
-    "supplier",
-    "builder",
-    "resident",
-    "residents",
-    "volunteer",
-    "volunteers",
     "councillor",
     "councillors",
     "cllr",
@@ -38,7 +29,6 @@ const NOT_STAFF: &[&str] = &[
     "tenant",
     "hirer",
     "hirers",
-    "the club",
     "the school",
     "pupils",
     "children",
@@ -88,7 +78,11 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
                 .into_iter()
                 .any(|(a, b)| !PRONOUNS.contains(&n[a..b].trim()));
         let person = strong || persons.is_match(&n);
-        let not_staff = !strong && NOT_STAFF.iter().any(|t| n.contains(t));
+        let not_staff = !strong
+            && super::THIRD_PARTIES
+                .iter()
+                .chain(NOT_STAFF)
+                .any(|t| n.contains(t));
         let hit = topics.ranges(&n).into_iter().find(|&(a, b)| {
             let w = &n[a..b];
             let needs_person = bound
