@@ -184,7 +184,7 @@ fn try_page(state: &Shared, s: &Session, form: TryPage, status: StatusCode) -> R
         &TryPage {
             chrome: Chrome::new(
                 state.review.policy.load().directory.council_name.clone(),
-                Some(&s),
+                Some(s),
             ),
             ..form
         },
@@ -235,7 +235,7 @@ pub async fn try_message(
             _ => {}
         }
     }
-    if let Err(refused) = user.check_csrf(&state, &csrf) {
+    if let Some(refused) = user.csrf_refusal(&state, &csrf) {
         return refused;
     }
     let s = user.session;

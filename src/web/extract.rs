@@ -45,20 +45,18 @@ pub struct SignedIn<R: Role = Anyone> {
 }
 
 impl<R: Role> SignedIn<R> {
-    /// The refusal when `given` is not this session's CSRF token; for a
-    /// form the handler reads itself (multipart uploads).
-    pub fn check_csrf(&self, state: &Shared, given: &str) -> Result<(), Response> {
-        if same(&self.session.csrf, given) {
-            Ok(())
-        } else {
-            Err(error_page(
+    /// The refusal when `given` is not this session's CSRF token (`None`
+    /// when it is); for a form the handler reads itself (multipart uploads).
+    pub fn csrf_refusal(&self, state: &Shared, given: &str) -> Option<Response> {
+        (!same(&self.session.csrf, given)).then(|| {
+            error_page(
                 state,
                 Some(&self.session),
                 StatusCode::FORBIDDEN,
                 "Refused",
                 "The form was not from this site. Reload the page and try again.",
-            ))
-        }
+            )
+        })
     }
 }
 
@@ -125,7 +123,9 @@ where
         let Form(form) = Form::<T>::from_request(req, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        user.check_csrf(state, form.csrf())?;
+        if let Some(refused) = user.csrf_refusal(state, form.csrf()) {
+            return Err(refused);
+        }
         Ok(SignedForm { user, form })
     }
 }

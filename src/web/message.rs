@@ -156,7 +156,7 @@ pub(super) fn message_page(
     let headers = String::from_utf8_lossy(&held.message[..head_end]).to_string();
     render(
         &MessagePage {
-            chrome: Chrome::new(snapshot.directory.council_name.clone(), Some(&s)),
+            chrome: Chrome::new(snapshot.directory.council_name.clone(), Some(s)),
             id: held.id.clone(),
             subject: held.subject.clone(),
             error: error.to_string(),
