@@ -5,6 +5,7 @@
 //! a new one in atomically, so every message is judged wholly by one
 //! snapshot and each verdict records that snapshot's version.
 
+mod compose;
 pub mod detectors;
 pub mod directory;
 pub mod engine;
