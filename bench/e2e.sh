@@ -24,7 +24,8 @@ else
   IDLE=500
 fi
 ROUNDS=${ROUNDS:-1}
-BIN=$ROOT/target/release/councilgate
+# COUNCILGATE_BIN runs another build (e.g. a baseline) against the same loads.
+BIN=${COUNCILGATE_BIN:-$ROOT/target/release/councilgate}
 [ -x "$BIN" ] || cargo build --release --locked
 WORK=$(mktemp -d /tmp/councilgate-bench.XXXXXX)
 # Postfix runs its daemons as its own user: it must reach its queue in here.

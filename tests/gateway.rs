@@ -745,3 +745,23 @@ async fn expiry_bounces_to_the_sender_with_the_last_error() {
     );
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rcpt_to_postmaster_without_a_domain_is_delivered_to_the_postmaster() {
+    let (sink, _cfg, gw) = gateway_with_sink().await;
+    let mut c = Client::greeted(gw.inbound).await;
+    assert!(c.cmd("MAIL FROM:<a@example.org>").await.starts_with("250"));
+    // RFC 5321 §4.5.1: "<Postmaster>", in any case, must be accepted.
+    let r = c.cmd("RCPT TO:<Postmaster>").await;
+    assert!(r.starts_with("250"), "{r}");
+    // An empty forward-path is not a recipient.
+    let r = c.cmd("RCPT TO:<>").await;
+    assert!(r.starts_with("501"), "{r}");
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    c.send(b"Subject: bounce loop?\r\n\r\nfor the postmaster\r\n.\r\n")
+        .await;
+    assert!(c.reply().await.starts_with("250"));
+    let got = sink.wait_for(1, WAIT).await;
+    assert_eq!(got[0].rcpts, vec!["postmaster@example-tc.gov.uk"]);
+    gw.stop().await;
+}

@@ -66,6 +66,8 @@ pub struct Session<S> {
     errors: usize,
     /// The login that authenticated (SMTP AUTH), lower case.
     authenticated: Option<String>,
+    /// The command being answered is `RCPT TO:<postmaster>`.
+    postmaster_line: bool,
 }
 
 enum Next {
@@ -122,6 +124,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             tx: None,
             errors: 0,
             authenticated: None,
+            postmaster_line: false,
         }
     }
 
@@ -286,6 +289,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     async fn command(&mut self, line: &[u8]) -> Result<Next, SessionError> {
         // smtp-proto wants a line ending in LF; make a bare-CR-free copy.
         let parsed = Request::parse(&mut line.iter()).map(Request::into_owned);
+        self.postmaster_line = names_postmaster(line);
         let reply = match parsed {
             Ok(request) => match self.request(request).await? {
                 Ok(reply) => reply,
@@ -335,6 +339,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             }
             Request::Lhlo { .. } => Reply::new(500, "5.5.1", "LHLO is for LMTP; use EHLO"),
             Request::Mail { from } => self.mail(from, ctx.settings.max_message_size),
+            // smtp-proto reads `<postmaster>` as an empty address, as it
+            // reads `<>`; only the first is a recipient (RFC 5321 §4.5.1).
+            Request::Rcpt { to } if to.address.is_empty() && self.postmaster_line => {
+                self.rcpt("postmaster", ctx.settings.max_recipients)
+            }
             Request::Rcpt { to } => self.rcpt(&to.address, ctx.settings.max_recipients),
             Request::Data => return self.data().await.map(Err),
             Request::Rset => {
@@ -376,6 +385,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         };
         Ok(Ok(reply))
     }
+}
+
+/// Whether a command line is `RCPT TO:<Postmaster>` (any case), the one
+/// forward-path without a domain that every server must accept (RFC 5321
+/// §4.5.1).
+fn names_postmaster(line: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(line).to_ascii_lowercase();
+    text.trim_start().starts_with("rcpt")
+        && text
+            .split_once('<')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with("postmaster>"))
 }
 
 fn protocol_error(e: ProtoError) -> Reply {
