@@ -71,8 +71,9 @@ pub fn session_refused(limit: &'static str) {
     counter!("councilgate_smtp_sessions_refused_total", "limit" => limit).increment(1);
 }
 
-/// An SMTP login refused: `invalid` (wrong name or password) or
-/// `throttled` (too many failures from the address or for the user).
+/// An SMTP login refused: `invalid` (wrong name or password),
+/// `throttled` (too many failures from the address or for the user) or
+/// `busy` (too many password checks waiting; nothing was checked).
 pub fn login_refused(why: &'static str) {
     counter!("councilgate_smtp_logins_refused_total", "reason" => why).increment(1);
 }

@@ -559,3 +559,139 @@ fn cli_user_held_and_audit_with_a_running_gateway() {
     let (ok, out, _) = cli(&["audit", "verify"], None);
     assert!(ok && out.contains("intact"), "{out}");
 }
+
+/// Resident memory of process `pid`, in MiB.
+fn rss_mib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| kb / 1024)
+        .unwrap_or(0)
+}
+
+/// One SMTP AUTH PLAIN attempt from `source` (a loopback address) to
+/// `port`: the reply to AUTH.
+async fn auth_attempt(source: std::net::IpAddr, port: u16, user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(std::net::SocketAddr::new(source, 0))
+        .expect("bind");
+    let Ok(stream) = socket
+        .connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+    else {
+        return "connect failed".into();
+    };
+    let mut s = BufReader::new(stream);
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+    let _ = read_reply(&mut s).await;
+    let _ = s.get_mut().write_all(b"EHLO flood.example\r\n").await;
+    let _ = read_reply(&mut s).await;
+    let _ = s
+        .get_mut()
+        .write_all(format!("AUTH PLAIN {token}\r\n").as_bytes())
+        .await;
+    let mut line = String::new();
+    let _ = s.read_line(&mut line).await;
+    let _ = s.get_mut().write_all(b"QUIT\r\n").await;
+    line
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_wrong_passwords_stays_small_and_a_real_login_still_gets_in() {
+    let cfg = TestConfig::new(None, &[]);
+    // Two SMTP logins in the store the gateway will open.
+    std::fs::create_dir_all(cfg.data_dir()).expect("data folder");
+    {
+        let store = councilgate::store::Store::open(&councilgate::store::Store::default_url(
+            &cfg.data_dir(),
+        ))
+        .await
+        .expect("store");
+        for (who, pw) in [
+            ("clerk@example-tc.gov.uk", "the clerk's long password"),
+            (
+                "cllr.smith@example-tc.gov.uk",
+                "a councillor's long password",
+            ),
+        ] {
+            let hash = councilgate::auth::hash_password(pw).expect("hash");
+            store.set_smtp_password(who, &hash).await.expect("login");
+        }
+    }
+    let work = tempfile::tempdir().expect("tmp");
+    let (port, mut env) = submission_on_free_port();
+    env.push((
+        "COUNCILGATE__SMTP__ALLOW_PLAIN_AUTH_ON_LOOPBACK",
+        "true".into(),
+    ));
+    let gw = spawn_serve(work.path(), cfg.path(), &env);
+    assert!(wait_port(port));
+    let pid = gw.0.id();
+    let before = rss_mib(pid);
+    // 200 concurrent attempts with wrong passwords from eight addresses,
+    // against the clerk and against names that do not exist.
+    let mut flood = Vec::new();
+    for i in 0..200u8 {
+        let source = std::net::IpAddr::from([127, 0, 0, 2 + i % 8]);
+        let user = if i % 2 == 0 {
+            "clerk@example-tc.gov.uk".to_string()
+        } else {
+            format!("nobody{i}@example.org")
+        };
+        flood.push(tokio::spawn(async move {
+            auth_attempt(source, port, &user, "wrong password").await
+        }));
+    }
+    let sampler = tokio::spawn(async move {
+        let mut peak = 0;
+        for _ in 0..40 {
+            peak = peak.max(rss_mib(pid));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        peak
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Meanwhile, a councillor from another address.
+    let started = std::time::Instant::now();
+    let reply = auth_attempt(
+        std::net::IpAddr::from([127, 0, 0, 77]),
+        port,
+        "cllr.smith@example-tc.gov.uk",
+        "a councillor's long password",
+    )
+    .await;
+    let took = started.elapsed();
+    assert!(reply.starts_with("235"), "the real login: {reply}");
+    assert!(
+        took < Duration::from_secs(1),
+        "the real login took {took:?}"
+    );
+    let mut refused = 0;
+    for f in flood {
+        let r = f.await.expect("join");
+        assert!(!r.starts_with("235"), "a wrong password was accepted: {r}");
+        if r.starts_with("454") {
+            refused += 1;
+        }
+    }
+    let peak = sampler.await.expect("sampler");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = rss_mib(pid);
+    println!(
+        "login flood: RSS {before} MiB before, {peak} MiB at peak, {after} MiB after; {refused} of 200 refused unchecked (454); real login in {took:?}"
+    );
+    assert!(peak < 150, "peak RSS {peak} MiB");
+    assert!(after < 150, "RSS after {after} MiB");
+    assert!(
+        refused > 0,
+        "the lockout and the lanes refused some unchecked"
+    );
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tracing::warn;
 
-use super::Throttle;
+use super::{Attempt, Throttle};
 use crate::message::View;
 use crate::policy::PolicyHandle;
 use crate::settings::Delegate;
@@ -54,14 +54,6 @@ impl Logins {
         let user = user.trim().to_lowercase();
         let ip_key = format!("smtp-ip:{peer}");
         let user_key = format!("smtp-user:{user}");
-        let throttle = &self.throttle;
-        if let Some(wait) = throttle.wait(&ip_key).or_else(|| throttle.wait(&user_key)) {
-            warn!(%peer, %user, "SMTP login refused: too many failures");
-            crate::metrics::login_refused("throttled");
-            return Err(Refused::Throttled {
-                secs: wait.as_secs().max(1),
-            });
-        }
         let hash = match self.store.smtp_password_hash(&user).await {
             Ok(h) => h,
             Err(e) => {
@@ -69,25 +61,29 @@ impl Logins {
                 return Err(Refused::Unavailable);
             }
         };
-        let ok = tokio::task::spawn_blocking(move || match hash {
-            Some(h) => crate::auth::verify_password(&password, &h),
-            None => {
-                crate::auth::dummy_verify(&password);
-                false
+        match self
+            .throttle
+            .attempt(&ip_key, &user_key, password, hash)
+            .await
+        {
+            Attempt::Accepted => Ok(user),
+            Attempt::Throttled(wait) => {
+                warn!(%peer, %user, "SMTP login refused: too many failures");
+                crate::metrics::login_refused("throttled");
+                Err(Refused::Throttled {
+                    secs: wait.as_secs().max(1),
+                })
             }
-        })
-        .await
-        .unwrap_or(false);
-        if ok {
-            throttle.succeed(&ip_key);
-            throttle.succeed(&user_key);
-            Ok(user)
-        } else {
-            throttle.fail(&ip_key);
-            throttle.fail(&user_key);
-            warn!(%peer, %user, "SMTP login failed");
-            crate::metrics::login_refused("invalid");
-            Err(Refused::Invalid)
+            Attempt::Wrong => {
+                warn!(%peer, %user, "SMTP login failed");
+                crate::metrics::login_refused("invalid");
+                Err(Refused::Invalid)
+            }
+            Attempt::Busy => {
+                warn!(%peer, %user, "SMTP login not checked: too many checks waiting");
+                crate::metrics::login_refused("busy");
+                Err(Refused::Unavailable)
+            }
         }
     }
 

@@ -2,13 +2,15 @@
 //! the failure throttle, and SMTP logins with the addresses each may send
 //! as ([`logins`]).
 
+pub mod checks;
 pub mod logins;
 
+pub use checks::{Checked, PasswordChecks};
 pub use logins::Logins;
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -24,22 +26,11 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| format!("cannot hash the password: {e}"))
 }
 
-/// Checks a password against a stored hash; a malformed hash never matches.
+/// Checks a password against a stored hash, here and now (tools and
+/// tests); a malformed hash never matches. Logins use the bounded
+/// [`PasswordChecks`] instead.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
-    }
-}
-
-/// A hash of the right form that matches no password, to spend the same
-/// time on unknown users as on known ones.
-pub fn dummy_verify(password: &str) {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let hash = DUMMY.get_or_init(|| hash_password("not a password").unwrap_or_default());
-    let _ = verify_password(password, hash);
+    checks::verify_with(password.as_bytes(), hash, &mut Vec::new())
 }
 
 /// 256 random bits, hex.
@@ -60,6 +51,18 @@ pub fn check_password_strength(password: &str) -> Result<(), String> {
         return Err("the password must have at least 12 characters".into());
     }
     Ok(())
+}
+
+/// What became of one login attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    Accepted,
+    /// Too many failures lately from this client or for this user.
+    Throttled(Duration),
+    /// Unknown user or wrong password.
+    Wrong,
+    /// Too many checks waiting; nothing was checked.
+    Busy,
 }
 
 /// Failed logins (review pages and SMTP AUTH), slowed per client address
@@ -86,8 +89,45 @@ impl Throttle {
         (elapsed < backoff).then(|| backoff - elapsed)
     }
 
+    /// One login attempt by the client `ip_key` as `user_key`: refused at
+    /// once while either is throttled; otherwise counted as a failure
+    /// before the check starts (so attempts still in flight count against
+    /// the lockout), checked in the bounded [`PasswordChecks`] lanes, and
+    /// cleared when the password matches. `hash` is the user's stored hash,
+    /// `None` for an unknown user.
+    pub async fn attempt(
+        &self,
+        ip_key: &str,
+        user_key: &str,
+        password: String,
+        hash: Option<String>,
+    ) -> Attempt {
+        if let Some(wait) = self.wait(ip_key).or_else(|| self.wait(user_key)) {
+            return Attempt::Throttled(wait);
+        }
+        let clean = self.is_clean(ip_key) && self.is_clean(user_key);
+        self.fail(ip_key);
+        self.fail(user_key);
+        match PasswordChecks::global().verify(password, hash, clean).await {
+            Checked::Match => {
+                self.succeed(ip_key);
+                self.succeed(user_key);
+                Attempt::Accepted
+            }
+            Checked::NoMatch => Attempt::Wrong,
+            Checked::Busy => Attempt::Busy,
+        }
+    }
+
     pub fn fail(&self, key: &str) {
         if let Ok(mut map) = self.failures.lock() {
+            // Bounded: a flood of distinct names cannot grow it without end.
+            if map.len() >= 100_000 {
+                map.retain(|_, (_, last)| last.elapsed() < Duration::from_secs(900));
+                if map.len() >= 100_000 {
+                    map.clear();
+                }
+            }
             let e = map.entry(key.to_string()).or_insert((0, Instant::now()));
             // Forget old failures after a quiet quarter of an hour.
             if e.1.elapsed() > Duration::from_secs(900) {
@@ -96,6 +136,18 @@ impl Throttle {
             e.0 += 1;
             e.1 = Instant::now();
         }
+    }
+
+    /// Whether `key` has no failures on record (a client or user the
+    /// bounded checks treat as clean).
+    pub fn is_clean(&self, key: &str) -> bool {
+        self.failures
+            .lock()
+            .map(|m| {
+                m.get(key)
+                    .is_none_or(|(_, last)| last.elapsed() > Duration::from_secs(900))
+            })
+            .unwrap_or(false)
     }
 
     pub fn succeed(&self, key: &str) {

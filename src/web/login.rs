@@ -129,43 +129,44 @@ pub async fn login(
     }
     let ip_key = format!("ip:{}", client_ip(&addr));
     let user_key = format!("user:{}", form.name.to_lowercase());
-    if let Some(wait) = state
-        .throttle
-        .wait(&ip_key)
-        .or_else(|| state.throttle.wait(&user_key))
-    {
-        return login_page(
-            &state,
-            &headers,
-            &format!(
-                "Too many failed attempts. Try again in {} seconds.",
-                wait.as_secs().max(1)
-            ),
-            StatusCode::TOO_MANY_REQUESTS,
-        );
-    }
     let user = state.review.store.user(&form.name).await.ok().flatten();
-    let ok = match &user {
-        Some(u) => auth::verify_password(&form.password, &u.password_hash),
-        None => {
-            auth::dummy_verify(&form.password);
-            false
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    match state
+        .throttle
+        .attempt(&ip_key, &user_key, form.password.clone(), hash)
+        .await
+    {
+        auth::Attempt::Accepted => {}
+        auth::Attempt::Throttled(wait) => {
+            return login_page(
+                &state,
+                &headers,
+                &format!(
+                    "Too many failed attempts. Try again in {} seconds.",
+                    wait.as_secs().max(1)
+                ),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
         }
-    };
-    if !ok {
-        state.throttle.fail(&ip_key);
-        state.throttle.fail(&user_key);
-        // The user name is logged, never the password.
-        tracing::info!(user = %form.name, ip = %client_ip(&addr), "login refused");
-        return login_page(
-            &state,
-            &headers,
-            "The user name or password is not right.",
-            StatusCode::UNAUTHORIZED,
-        );
+        auth::Attempt::Wrong => {
+            // The user name is logged, never the password.
+            tracing::info!(user = %form.name, ip = %client_ip(&addr), "login refused");
+            return login_page(
+                &state,
+                &headers,
+                "The user name or password is not right.",
+                StatusCode::UNAUTHORIZED,
+            );
+        }
+        auth::Attempt::Busy => {
+            return login_page(
+                &state,
+                &headers,
+                "Too many sign-ins are being checked just now. Please try again in a moment.",
+                StatusCode::SERVICE_UNAVAILABLE,
+            );
+        }
     }
-    state.throttle.succeed(&ip_key);
-    state.throttle.succeed(&user_key);
     let Some(user) = user else {
         return login_page(
             &state,
