@@ -19,6 +19,8 @@ pub struct Analysis {
     pub subject: String,
     /// Header From addresses, lower case.
     pub from: Vec<String>,
+    /// The display names of the From header, as written.
+    pub from_names: Vec<String>,
     /// To and Cc addresses, lower case.
     pub visible: Vec<String>,
     /// Every header as (name, decoded value).
@@ -134,6 +136,16 @@ impl Analysis {
         };
         let mut from = Vec::new();
         addresses(msg.from(), &mut from);
+        let from_names = msg
+            .from()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.name())
+                    .map(str::to_string)
+                    .filter(|n| !n.trim().is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut visible = Vec::new();
         for to in msg.header_values("To") {
             addresses(to.as_address(), &mut visible);
@@ -190,6 +202,7 @@ impl Analysis {
         Analysis {
             subject: msg.subject().unwrap_or("").to_string(),
             from,
+            from_names,
             visible,
             headers,
             body,

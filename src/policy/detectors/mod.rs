@@ -20,6 +20,7 @@ mod confidential;
 mod criticism;
 mod directive;
 mod employment;
+mod impersonation;
 mod instruction;
 mod political;
 mod pressure;
@@ -64,6 +65,7 @@ pub const DETECTORS: &[(&str, &[&str])] = &[
     ("own-employment", employment::LISTS),
     ("publicity-request", publicity::LISTS),
     ("manager-not-copied", &[]),
+    ("display-name", impersonation::LISTS),
 ];
 
 /// A classified envelope recipient.
@@ -121,6 +123,7 @@ pub fn run(name: &str, ctx: &Ctx<'_>) -> Option<Finding> {
         "own-employment" => employment::detect(ctx),
         "publicity-request" => publicity::detect(ctx),
         "manager-not-copied" => structural::manager_not_copied(ctx),
+        "display-name" => impersonation::detect(ctx),
         _ => None,
     }
 }
