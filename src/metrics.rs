@@ -67,6 +67,11 @@ pub fn session_opened(listener: &'static str) {
 /// A connection refused with 421 before its session began: `limit` is
 /// `total` (`smtp.max_sessions`), `per_address` (`smtp.max_sessions_per_ip`)
 /// or `rate` (`smtp.max_connection_rate_per_ip`).
+/// An idle session closed to make room for a new client.
+pub fn session_evicted() {
+    counter!("councilgate_smtp_sessions_evicted_total").increment(1);
+}
+
 pub fn session_refused(limit: &'static str) {
     counter!("councilgate_smtp_sessions_refused_total", "limit" => limit).increment(1);
 }

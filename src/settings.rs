@@ -261,6 +261,13 @@ pub struct SmtpSettings {
     /// trusted networks are exempt.
     #[serde(default = "default_connection_rate")]
     pub max_connection_rate_per_ip: usize,
+    /// Past this share of `max_sessions` in use, timeouts shrink to
+    /// `stress_timeout_secs`.
+    #[serde(default = "default_stress_threshold")]
+    pub stress_threshold_percent: u8,
+    /// Command and data timeout while sessions run short.
+    #[serde(default = "default_stress_timeout")]
+    pub stress_timeout_secs: u64,
     /// Implicit-TLS submission (port 465); empty disables it.
     #[serde(default)]
     pub submissions: ListenerSettings,
@@ -550,6 +557,14 @@ fn default_max_header_size() -> usize {
 
 /// Two a second, sustained for a minute: more than any real MTA needs
 /// from one address, far less than a flood.
+fn default_stress_threshold() -> u8 {
+    80
+}
+
+fn default_stress_timeout() -> u64 {
+    10
+}
+
 fn default_connection_rate() -> usize {
     120
 }

@@ -765,3 +765,75 @@ async fn rcpt_to_postmaster_without_a_domain_is_delivered_to_the_postmaster() {
     assert_eq!(got[0].rcpts, vec!["postmaster@example-tc.gov.uk"]);
     gw.stop().await;
 }
+
+/// A connection from `source` (a loopback address) to `addr` that has read
+/// its first reply line.
+async fn connect_from(
+    source: std::net::IpAddr,
+    addr: std::net::SocketAddr,
+) -> (tokio::io::BufReader<tokio::net::TcpStream>, String) {
+    use tokio::io::AsyncBufReadExt;
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(std::net::SocketAddr::new(source, 0))
+        .expect("bind");
+    let stream = socket.connect(addr).await.expect("connect");
+    let mut r = tokio::io::BufReader::new(stream);
+    let mut line = String::new();
+    let _ = r.read_line(&mut line).await;
+    (r, line)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_filling_every_slot_make_room_for_a_real_sender() {
+    use tokio::io::AsyncBufReadExt;
+    let cfg = TestConfig::new(
+        None,
+        &[
+            ("max_sessions = 500", "max_sessions = 100"),
+            ("max_sessions_per_ip = 50", "max_sessions_per_ip = 10"),
+        ],
+    );
+    let gw = Gateway::start(&cfg).await;
+    // Ten addresses hold every session and say nothing.
+    let mut idle = Vec::new();
+    for a in 0..10u8 {
+        for _ in 0..10 {
+            let (conn, greeting) = connect_from([127, 0, 0, 2 + a].into(), gw.inbound).await;
+            assert!(greeting.starts_with("220"), "{greeting}");
+            idle.push(conn);
+        }
+    }
+    // A real sender from another address is greeted at once.
+    let started = std::time::Instant::now();
+    let (mut real, greeting) = tokio::time::timeout(
+        Duration::from_secs(15),
+        connect_from([127, 0, 0, 50].into(), gw.inbound),
+    )
+    .await
+    .expect("greeted within 15 s");
+    assert!(greeting.starts_with("220"), "{greeting}");
+    println!(
+        "greeted after {:?} with every session taken",
+        started.elapsed()
+    );
+    // One idle session was closed to make room, with a reason.
+    let mut closed = 0;
+    for conn in &mut idle {
+        let mut line = String::new();
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(20), conn.read_line(&mut line)).await
+            && n > 0
+        {
+            assert!(line.starts_with("421 4.3.2"), "{line}");
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 1, "exactly one idle session made room");
+    use tokio::io::AsyncWriteExt;
+    real.get_mut().write_all(b"QUIT\r\n").await.expect("quit");
+    let mut line = String::new();
+    real.read_line(&mut line).await.expect("reply");
+    assert!(line.starts_with("221"), "{line}");
+    gw.stop().await;
+}

@@ -175,6 +175,11 @@ impl App {
             policy: policy.clone(),
             logins,
             pipeline: pipeline.clone(),
+            pressure: crate::smtp::pressure::Pressure::new(
+                settings.smtp.max_sessions,
+                settings.smtp.stress_threshold_percent,
+                std::time::Duration::from_secs(settings.smtp.stress_timeout_secs),
+            ),
         });
         let settings = Arc::new(settings);
         let queue_config = QueueConfig {

@@ -4,6 +4,7 @@
 //! the [`crate::pipeline::Outcome`] comes back as a reply.
 
 pub mod data;
+pub mod pressure;
 pub mod reply;
 pub mod sasl;
 pub mod session;
@@ -42,6 +43,8 @@ pub struct Context {
     pub policy: Arc<PolicyHandle>,
     pub logins: Arc<Logins>,
     pub pipeline: Arc<Pipeline>,
+    /// Sessions open now, their idleness, and the stress timeouts.
+    pub pressure: Arc<pressure::Pressure>,
 }
 
 impl Context {
@@ -223,48 +226,107 @@ pub async fn serve(
                 }
             }
         };
-        let Ok(permit) = limits.total.clone().try_acquire_owned() else {
-            warn!(%peer, "too many sessions; refusing");
-            crate::metrics::session_refused("total");
-            refuse(
-                &tracker,
-                stream,
-                b"421 4.3.2 Too many connections, try again later\r\n",
-            );
-            continue;
+        let permit = match limits.total.clone().try_acquire_owned() {
+            Ok(p) => p,
+            // Every session is taken: an idle one makes room, if any is.
+            Err(_) if context.pressure.evict_one() => {
+                let total = limits.total.clone();
+                let (context, shutdown) = (context.clone(), shutdown.clone());
+                let inner = tracker.clone();
+                tracker.spawn(async move {
+                    let wait = std::time::Duration::from_secs(5);
+                    match tokio::time::timeout(wait, total.acquire_owned()).await {
+                        Ok(Ok(permit)) => {
+                            let config = SessionConfig {
+                                listener: kind,
+                                trusted,
+                            };
+                            run_session(
+                                stream,
+                                peer,
+                                implicit_tls,
+                                config,
+                                context,
+                                shutdown,
+                                (permit, slot),
+                            )
+                            .await;
+                        }
+                        _ => {
+                            crate::metrics::session_refused("total");
+                            refuse(
+                                &inner,
+                                stream,
+                                b"421 4.3.2 Too many connections, try again later\r\n",
+                            );
+                        }
+                    }
+                });
+                continue;
+            }
+            Err(_) => {
+                warn!(%peer, "too many sessions; refusing");
+                crate::metrics::session_refused("total");
+                refuse(
+                    &tracker,
+                    stream,
+                    b"421 4.3.2 Too many connections, try again later\r\n",
+                );
+                continue;
+            }
         };
         let config = SessionConfig {
             listener: kind,
             trusted,
         };
-        let label = kind.as_str();
         let (context, shutdown) = (context.clone(), shutdown.clone());
-        tracker.spawn(async move {
-            crate::metrics::session_opened(label);
-            if implicit_tls {
-                if let Some(acceptor) = context.tls.clone() {
-                    let timeout =
-                        std::time::Duration::from_secs(context.settings.command_timeout_secs);
-                    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            Session::new_tls(tls, context, config, ip, shutdown)
-                                .run()
-                                .await
-                        }
-                        Ok(Err(e)) => info!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => info!(%peer, "TLS handshake timed out"),
-                    }
-                }
-            } else {
-                Session::new(stream, context, config, ip, shutdown)
-                    .run()
-                    .await;
-            }
-            crate::metrics::session_closed();
-            drop(permit);
-            drop(slot);
-        });
+        tracker.spawn(run_session(
+            stream,
+            peer,
+            implicit_tls,
+            config,
+            context,
+            shutdown,
+            (permit, slot),
+        ));
     }
+}
+
+/// One session on an accepted connection (after the TLS handshake for
+/// implicit TLS); `held` are the session limits' places, given back when
+/// it ends.
+async fn run_session(
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    implicit_tls: bool,
+    config: SessionConfig,
+    context: Arc<Context>,
+    shutdown: CancellationToken,
+    held: (tokio::sync::OwnedSemaphorePermit, Option<AddressSlot>),
+) {
+    let label = config.listener.as_str();
+    let ip = peer.ip().to_canonical();
+    crate::metrics::session_opened(label);
+    if implicit_tls {
+        if let Some(acceptor) = context.tls.clone() {
+            let timeout = std::time::Duration::from_secs(context.settings.command_timeout_secs);
+            match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    Session::new_tls(tls, context, config, ip, shutdown)
+                        .run()
+                        .await
+                }
+                Ok(Err(e)) => info!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => info!(%peer, "TLS handshake timed out"),
+            }
+        }
+    } else {
+        Session::new(stream, context, config, ip, shutdown)
+            .run()
+            .await;
+    }
+    crate::metrics::session_closed();
+    drop(held);
 }
 
 #[cfg(test)]

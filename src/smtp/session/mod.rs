@@ -34,6 +34,8 @@ pub enum SessionError {
     Timeout,
     #[error("shutting down")]
     Shutdown,
+    #[error("closed while idle to make room for another client")]
+    Evicted,
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
     #[error("TLS handshake: {0}")]
@@ -68,6 +70,8 @@ pub struct Session<S> {
     authenticated: Option<String>,
     /// The command being answered is `RCPT TO:<postmaster>`.
     postmaster_line: bool,
+    /// This session's place among the open ones (idle, evictable).
+    presence: super::pressure::Registered,
 }
 
 enum Next {
@@ -111,6 +115,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         peer: IpAddr,
         shutdown: CancellationToken,
     ) -> Self {
+        let presence = context.pressure.register(peer);
         Session {
             stream,
             context,
@@ -125,6 +130,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             errors: 0,
             authenticated: None,
             postmaster_line: false,
+            presence,
         }
     }
 
@@ -169,6 +175,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 421,
                 "4.3.2",
                 format!("{hostname} Service shutting down, closing connection"),
+            )),
+            Err(SessionError::Evicted) => Some(Reply::new(
+                421,
+                "4.3.2",
+                format!("{hostname} Too busy: closing an idle connection, try again later"),
             )),
             _ => None,
         };
@@ -244,12 +255,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     async fn fill(&mut self, timeout: Duration, cancellable: bool) -> Result<(), SessionError> {
         self.flush().await?;
         let mut chunk = [0u8; 16 * 1024];
+        // While sessions run short, nobody waits long.
+        let timeout = self.context.pressure.timeout(timeout);
         let read = tokio::time::timeout(timeout, self.stream.read(&mut chunk));
         let n = if cancellable {
-            tokio::select! {
+            // Between commands: idle, so shutdown or a newcomer may end it.
+            self.presence.set_idle(true);
+            let n = tokio::select! {
                 r = read => r,
                 _ = self.shutdown.cancelled() => return Err(SessionError::Shutdown),
-            }
+                _ = self.presence.evict.cancelled() => return Err(SessionError::Evicted),
+            };
+            self.presence.set_idle(false);
+            n
         } else {
             read.await
         };
