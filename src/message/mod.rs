@@ -2,7 +2,8 @@
 //! shares ([`view`]), text extraction ([`analysis`]), separating the
 //! author's new words from quotes, forwards, signatures and disclaimers
 //! ([`quote`]), rewriting MIME without disturbing what the gateway does not
-//! change ([`rewrite`]), and the notices the gateway writes ([`notice`]).
+//! change ([`rewrite`]), the notices the gateway writes ([`notice`]), and
+//! names made safe to show ([`visible`]).
 //! No I/O here.
 
 pub mod analysis;
@@ -11,6 +12,7 @@ pub mod notice;
 pub mod quote;
 pub mod rewrite;
 pub mod view;
+pub mod visible;
 
 pub use analysis::Analysis;
 pub use view::View;

@@ -107,7 +107,7 @@ impl Pipeline {
         verdict: &Verdict,
         snapshot: &Snapshot,
     ) {
-        let subject = message.subject();
+        let subject = crate::message::visible::visible(message.subject());
         let mut body = String::new();
         let title = match verdict.decision {
             Decision::Hold => {

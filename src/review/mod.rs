@@ -24,6 +24,7 @@ pub use reviewers::{may_act, proper_officer_is_party, role_of};
 
 use crate::message::View;
 use crate::message::envelope::Envelope;
+use crate::message::visible::visible;
 use crate::policy::{PolicyHandle, Snapshot, Verdict};
 use crate::queue::Queue;
 use crate::settings::StoreSettings;
@@ -155,9 +156,9 @@ impl Review {
                     )
                     .await;
                 if r.is_ok() {
-                    self.tell_sender(snapshot, held, &format!("Passed to the Proper Officer: {}", held.subject), &format!(
+                    self.tell_sender(snapshot, held, &format!("Passed to the Proper Officer: {}", visible(&held.subject)), &format!(
                         "Your message \"{}\" was held under the council's councillor-officer protocol and has been passed to the Proper Officer only, who will deal with it.\n{}",
-                        held.subject,
+                        visible(&held.subject),
                         note_text(held)
                     ))
                     .await;
@@ -167,18 +168,19 @@ impl Review {
             HeldState::Returned | HeldState::Expired => {
                 let (title, why) = if held.state == HeldState::Expired {
                     (
-                        format!("Not delivered: {}", held.subject),
+                        format!("Not delivered: {}", visible(&held.subject)),
                         format!(
                             "Your message \"{}\" was held under the council's councillor-officer protocol and was not reviewed within {} days, so it has not been delivered. Please contact the Proper Officer (the Clerk) if it is still needed.",
-                            held.subject, self.settings.hold_days
+                            visible(&held.subject),
+                            self.settings.hold_days
                         ),
                     )
                 } else {
                     (
-                        format!("Returned: {}", held.subject),
+                        format!("Returned: {}", visible(&held.subject)),
                         format!(
                             "Your message \"{}\" was held under the council's councillor-officer protocol and the reviewer has returned it to you without delivering it.\n{}",
-                            held.subject,
+                            visible(&held.subject),
                             note_text(held)
                         ),
                     )

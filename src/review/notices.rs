@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tracing::warn;
 
+use crate::message::visible::visible;
 use crate::message::{View, notice};
 use crate::policy::Snapshot;
 use crate::queue::Queue;
@@ -91,15 +92,18 @@ impl Notices {
             })
             .unwrap_or_default();
         let subject = if reminder {
-            format!("Reminder: held message awaiting review: {}", held.subject)
+            format!(
+                "Reminder: held message awaiting review: {}",
+                visible(&held.subject)
+            )
         } else {
-            format!("Held for your review: {}", held.subject)
+            format!("Held for your review: {}", visible(&held.subject))
         };
         let mut body = format!(
             "A message has been held under the council's councillor-officer protocol and needs your review.\n\nFrom: {}\nTo: {}\nSubject: {}\nRules: {}\n\nReview it here: {link}\n\nIf nobody decides by {expires}, it will be returned to its sender.\n",
             held.mail_from,
             held.recipients.join(", "),
-            held.subject,
+            visible(&held.subject),
             held.rules.join(", ")
         );
         if !held.barred.is_empty() {

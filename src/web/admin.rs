@@ -396,7 +396,7 @@ pub async fn audit(
                         rules,
                         e.mail_from.clone(),
                         e.recipients.join(", "),
-                        e.subject.clone(),
+                        crate::message::visible::visible(&e.subject),
                     )
                 })
                 .collect(),

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::extract::{SignedForm, SignedIn};
 use super::render::{Chrome, error_page, highlight, render, safe_filename, size, when};
 use super::{Shared, harden};
+use crate::message::visible::{extension, visible};
 use crate::review;
 use crate::store::{Action, Held, ReviewDecision, Session, StoreError};
 
@@ -39,7 +40,8 @@ struct MessagePage {
     rules: Vec<RuleView>,
     body_html: String,
     has_html: bool,
-    attachments: Vec<(usize, String, String, String)>,
+    /// (index, name made visible, real extension, content type, size).
+    attachments: Vec<(usize, String, String, String, String)>,
     headers: String,
     may_act: bool,
     reasons: Vec<String>,
@@ -142,10 +144,12 @@ pub(super) fn message_page(
                         .content_type()
                         .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")))
                         .unwrap_or_else(|| "application/octet-stream".into());
+                    let name = p.attachment_name().unwrap_or("(unnamed)");
                     (
                         i,
-                        p.attachment_name().unwrap_or("(unnamed)").to_string(),
-                        ct,
+                        visible(name),
+                        extension(name),
+                        visible(&ct),
                         size(p.contents().len()),
                     )
                 })
@@ -158,15 +162,15 @@ pub(super) fn message_page(
         &MessagePage {
             chrome: Chrome::new(snapshot.directory.council_name.clone(), Some(s)),
             id: held.id.clone(),
-            subject: held.subject.clone(),
+            subject: visible(&held.subject),
             error: error.to_string(),
             state: held.state.to_string(),
-            from: held.mail_from.clone(),
+            from: visible(&held.mail_from),
             from_role: review::role_of(&snapshot, &held.mail_from),
             to: held
                 .recipients
                 .iter()
-                .map(|r| (r.clone(), review::role_of(&snapshot, r)))
+                .map(|r| (visible(r), review::role_of(&snapshot, r)))
                 .collect(),
             held_at: when(held.created),
             expires: when(held.expires),

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::Shared;
 use super::extract::SignedIn;
 use super::render::{Chrome, age, error_page, render, when};
+use crate::message::visible::visible;
 use crate::review;
 
 struct Row {
@@ -85,14 +86,14 @@ pub async fn queue(
             id: h.id.clone(),
             age: age(h.created),
             expires: when(h.expires),
-            from: h.mail_from.clone(),
+            from: visible(&h.mail_from),
             from_role: review::role_of(&snapshot, &h.mail_from),
             to: h
                 .recipients
                 .iter()
                 .map(|r| (r.clone(), review::role_of(&snapshot, r)))
                 .collect(),
-            subject: h.subject.clone(),
+            subject: visible(&h.subject),
             rules: h.rules.clone(),
         })
         .collect();

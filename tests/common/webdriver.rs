@@ -101,6 +101,40 @@ impl Driver {
         v["value"].clone()
     }
 
+    /// Runs `js` in the page and returns what it returns.
+    pub async fn script(&self, js: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": js, "args": []})),
+        )
+        .await
+    }
+
+    /// Lays pages out as on a screen `width` by `height` CSS pixels (a
+    /// phone below 600).
+    pub async fn viewport(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(
+                json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                    "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600
+                }}),
+            ),
+        )
+        .await;
+    }
+
+    /// How much wider than the viewport the page is, in CSS pixels (0 when
+    /// nothing sticks out).
+    pub async fn overflow(&self) -> i64 {
+        self.script("return document.documentElement.scrollWidth - window.innerWidth;")
+            .await
+            .as_i64()
+            .unwrap_or(i64::MAX)
+    }
+
     pub async fn goto(&self, url: &str) {
         self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
             .await;
