@@ -24,7 +24,8 @@ else
   IDLE=500
 fi
 ROUNDS=${ROUNDS:-1}
-# COUNCILGATE_BIN runs another build (e.g. a baseline) against the same loads.
+# COUNCILGATE_BIN runs another build (e.g. a baseline) against the same loads,
+# with COUNCILGATE_CONFIG naming the config folder of that build.
 BIN=${COUNCILGATE_BIN:-$ROOT/target/release/councilgate}
 [ -x "$BIN" ] || cargo build --release --locked
 WORK=$(mktemp -d /tmp/councilgate-bench.XXXXXX)
@@ -95,7 +96,7 @@ for load in "${LOADS[@]}"; do
     "$ROOT/bench/postfix-relay.sh" stop "$WORK/postfix"
     # (3) councilgate, default rules, durable spool
     cg=$WORK/cg.$round.$COUNT; mkdir -p "$cg/etc"
-    cp "$ROOT"/config/*.toml "$cg/etc/"
+    cp "${COUNCILGATE_CONFIG:-$ROOT/config}"/*.toml "$cg/etc/"
     cport=$(free_port); mport=$(free_port); wport=$(free_port); iport=$(free_port)
     cat >> "$cg/etc/councilgate.toml" <<CONF
 

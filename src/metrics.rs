@@ -67,6 +67,12 @@ pub fn session_opened(listener: &'static str) {
 /// A connection refused with 421 before its session began: `limit` is
 /// `total` (`smtp.max_sessions`), `per_address` (`smtp.max_sessions_per_ip`)
 /// or `rate` (`smtp.max_connection_rate_per_ip`).
+/// A message whose new text was split into sentences and read by the
+/// content rules (mail no content rule can apply to is not).
+pub fn text_read() {
+    counter!("councilgate_policy_text_analysed_total").increment(1);
+}
+
 /// An idle session closed to make room for a new client.
 pub fn session_evicted() {
     counter!("councilgate_smtp_sessions_evicted_total").increment(1);

@@ -116,7 +116,10 @@ async fn hostile_names_are_shown_as_what_they_are_and_no_page_is_wider_than_a_ph
             !page.contains('\u{202E}') && !page.contains('\0'),
             "nothing raw"
         );
-        assert!(d.overflow().await <= 0, "message page wider than {width} px");
+        assert!(
+            d.overflow().await <= 0,
+            "message page wider than {width} px"
+        );
         if let Ok(dir) = std::env::var("CG_SCREENSHOTS") {
             std::fs::write(
                 format!("{dir}/hostile-names-{width}.png"),

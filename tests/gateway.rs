@@ -465,8 +465,13 @@ async fn vrfy_help_noop_rset_and_long_lines() {
 async fn too_many_sessions_get_421() {
     let cfg = TestConfig::new(None, &[("max_sessions = 500", "max_sessions = 2")]);
     let gw = Gateway::start(&cfg).await;
-    let _a = Client::connect(gw.inbound).await;
-    let _b = Client::connect(gw.submission).await;
+    // Both sessions busy, inside DATA: none idle to make room.
+    let mut a = Client::greeted(gw.inbound).await;
+    a.start_data("a@example.org", &["clerk@example-tc.gov.uk"])
+        .await;
+    let mut b = Client::greeted(gw.submission).await;
+    b.start_data("clerk@example-tc.gov.uk", &["someone@example.org"])
+        .await;
     let mut s = tokio::net::TcpStream::connect(gw.inbound)
         .await
         .expect("connect");

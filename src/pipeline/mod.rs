@@ -140,6 +140,9 @@ impl Pipeline {
             verdict.message = Some(rewrite::apply(&view, &changes));
         }
         crate::metrics::policy_time(started.elapsed());
+        if verdict.text_read {
+            crate::metrics::text_read();
+        }
 
         // seal: a changed message gets an ARC set over what we verified.
         if let (Some(a), Some(changed)) = (&auth, verdict.message.as_deref())

@@ -167,13 +167,24 @@ fn exempt(
 struct Inputs<'a> {
     snapshot: &'a Snapshot,
     analysis: &'a Analysis,
-    sentences: &'a [Sentence],
+    /// The new text split into sentences: read only once a rule that needs
+    /// it has passed its structural conditions (sender, recipients,
+    /// period), so mail no content rule can apply to (a resident writing
+    /// to the clerk) is never split or scanned.
+    sentences: &'a std::cell::OnceCell<Vec<Sentence>>,
     rcpts: &'a [Rcpt],
     sender_address: &'a str,
     sender: Option<PersonId>,
     /// Whether the From claim is verified (DMARC, login, trusted network).
     verified: bool,
     today: chrono::NaiveDate,
+}
+
+impl Inputs<'_> {
+    fn sentences(&self) -> &[Sentence] {
+        self.sentences
+            .get_or_init(|| sentences(&self.analysis.split.new_text, &self.snapshot.lexicon))
+    }
 }
 
 fn evaluate_rule<'r>(rule: &'r Rule, inp: &Inputs<'_>) -> Option<Fired<'r>> {
@@ -274,7 +285,7 @@ fn evaluate_rule<'r>(rule: &'r Rule, inp: &Inputs<'_>) -> Option<Fired<'r>> {
         evidence.push(format!("Subject: {}", a.subject));
     }
     if let Some(set) = &rule.body {
-        let hit = inp.sentences.iter().find(|s| set.is_match(&s.text))?;
+        let hit = inp.sentences().iter().find(|s| set.is_match(&s.text))?;
         evidence.push(hit.text.clone());
     }
     for (name, set) in &rule.headers {
@@ -346,7 +357,7 @@ pub fn judge(
     let disclaimer = lex.list("disclaimer.phrases");
     let is_disclaimer = |p: &str| disclaimer.is_match(&super::lexicon::normalise(p));
     let analysis = Analysis::from_parsed(view.raw(), view.parsed(), &is_disclaimer);
-    let sentences = sentences(&analysis.split.new_text, lex);
+    let sentences = std::cell::OnceCell::new();
     let today = now.with_timezone(&chrono_tz::Europe::London).date_naive();
 
     // The author: the From header when it names a directory person, else
@@ -389,7 +400,10 @@ pub fn judge(
         .filter(|r| r.def.enabled)
         .filter_map(|r| evaluate_rule(r, &inputs))
         .collect();
-    super::compose::compose(snapshot, envelope, &analysis, &rcpts, sender, fired)
+    let (mut verdict, changes) =
+        super::compose::compose(snapshot, envelope, &analysis, &rcpts, sender, fired);
+    verdict.text_read = sentences.get().is_some();
+    (verdict, changes)
 }
 
 #[cfg(test)]
@@ -445,6 +459,30 @@ mod tests {
         // 00:05 GMT on 22 March: the first day, inside.
         assert!(run("2027-03-22T00:05:00Z").contains(&"pre-election-publicity".to_string()));
         assert!(!run("2027-03-21T23:55:00Z").contains(&"pre-election-publicity".to_string()));
+    }
+
+    #[test]
+    fn text_is_read_only_when_a_content_rule_could_apply() {
+        let snap = snapshot();
+        let judge = |from: &str, to: &str, body: &str| {
+            let raw = format!("From: {from}\r\nTo: {to}\r\nSubject: x\r\n\r\n{body}\r\n");
+            let env = crate::tuning::check::envelope(from, &[to.to_string()]);
+            snap.evaluate(&env, raw.as_bytes(), at("2026-11-22T10:00:00Z"))
+        };
+        // A resident to the clerk: no content rule's sender condition holds.
+        let resident = judge(
+            "resident@example.org",
+            "clerk@example-tc.gov.uk",
+            "I need you to fix the pothole by Friday or I will go to the paper.",
+        );
+        assert!(!resident.text_read);
+        // A councillor to a junior officer: the instruction rule reads it.
+        let councillor = judge(
+            "cllr.smith@example-tc.gov.uk",
+            "alex.green@example-tc.gov.uk",
+            "Alex, please strim plot 4 on Friday.",
+        );
+        assert!(councillor.text_read);
     }
 
     #[test]

@@ -386,7 +386,7 @@ mod tests {
     fn shipped_rules_compile() {
         let lex = Lexicon::builtin();
         let rules = compile(DEFAULT_RULES, "rules.toml", &lex).expect("compile");
-        assert_eq!(rules.len(), 14);
+        assert_eq!(rules.len(), 15);
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub struct Verdict {
     pub sender_notices: Vec<String>,
     /// The policy snapshot that decided.
     pub snapshot_version: String,
+    /// Whether the new text was split into sentences and read (only when
+    /// a rule that reads text passed its structural conditions).
+    #[serde(skip)]
+    pub text_read: bool,
 }
 
 impl Verdict {
@@ -61,6 +65,7 @@ impl Verdict {
             reject_reason: None,
             sender_notices: Vec::new(),
             snapshot_version: version.to_string(),
+            text_read: false,
         }
     }
 }

@@ -9,19 +9,35 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+/// What the registry knows of one session; the session updates it without
+/// taking the registry's lock (it does so on every read).
+struct State {
+    /// Milliseconds since [`epoch`] when the session last became idle.
+    idle_since: AtomicU64,
+    /// Waiting for the client's next command (not inside DATA or a check).
+    idle: AtomicBool,
+}
+
 struct Entry {
     ip: IpAddr,
-    /// When the session last read a command or finished one.
-    last_active: Instant,
-    /// Waiting for the client's next command (not inside DATA or a check).
-    idle: bool,
+    state: Arc<State>,
     evict: CancellationToken,
+}
+
+/// A fixed instant the idle times are counted from.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_ms() -> u64 {
+    epoch().elapsed().as_millis() as u64
 }
 
 /// The sessions open now, across every listener.
@@ -30,6 +46,8 @@ pub struct Pressure {
     threshold: usize,
     stress_timeout: Duration,
     next: AtomicU64,
+    /// Sessions open now (the map's size, readable without its lock).
+    open: AtomicUsize,
     sessions: Mutex<HashMap<u64, Entry>>,
 }
 
@@ -37,6 +55,7 @@ pub struct Pressure {
 pub struct Registered {
     id: u64,
     pressure: Arc<Pressure>,
+    state: Arc<State>,
     /// Cancelled when the session is closed to make room.
     pub evict: CancellationToken,
 }
@@ -48,6 +67,7 @@ impl Pressure {
             threshold: max_sessions * usize::from(threshold_percent.min(100)) / 100,
             stress_timeout,
             next: AtomicU64::new(0),
+            open: AtomicUsize::new(0),
             sessions: Mutex::new(HashMap::new()),
         })
     }
@@ -60,25 +80,30 @@ impl Pressure {
     pub fn register(self: &Arc<Self>, ip: IpAddr) -> Registered {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let evict = CancellationToken::new();
+        let state = Arc::new(State {
+            idle_since: AtomicU64::new(now_ms()),
+            idle: AtomicBool::new(true),
+        });
         self.lock().insert(
             id,
             Entry {
                 ip,
-                last_active: Instant::now(),
-                idle: true,
+                state: state.clone(),
                 evict: evict.clone(),
             },
         );
+        self.open.fetch_add(1, Ordering::Relaxed);
         Registered {
             id,
             pressure: self.clone(),
+            state,
             evict,
         }
     }
 
     /// Sessions open now.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.open.load(Ordering::Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -109,11 +134,12 @@ impl Pressure {
         }
         let victim = sessions
             .values()
-            .filter(|e| e.idle && !e.evict.is_cancelled())
+            .filter(|e| e.state.idle.load(Ordering::Relaxed) && !e.evict.is_cancelled())
             .max_by_key(|e| {
                 (
                     per_ip.get(&e.ip).copied().unwrap_or(0),
-                    e.last_active.elapsed(),
+                    // Longest idle: the earliest time it became idle.
+                    std::cmp::Reverse(e.state.idle_since.load(Ordering::Relaxed)),
                 )
             });
         match victim {
@@ -135,16 +161,18 @@ impl Pressure {
 impl Registered {
     /// The session is waiting for a command (`idle`) or working on one.
     pub fn set_idle(&self, idle: bool) {
-        if let Some(e) = self.pressure.lock().get_mut(&self.id) {
-            e.idle = idle;
-            e.last_active = Instant::now();
+        if idle {
+            self.state.idle_since.store(now_ms(), Ordering::Relaxed);
         }
+        self.state.idle.store(idle, Ordering::Relaxed);
     }
 }
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        self.pressure.lock().remove(&self.id);
+        if self.pressure.lock().remove(&self.id).is_some() {
+            self.pressure.open.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 

@@ -18,7 +18,7 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
     let defer = ctx.lex.list("commitment.defer_phrases");
     let negations = ctx.lex.list("common.negations");
     let mut evidence = Vec::new();
-    for s in ctx.sentences.iter().filter(|s| !s.greeting) {
+    for s in ctx.sentences().iter().filter(|s| !s.greeting) {
         let Some((start, _)) = commit.ranges(&s.norm).into_iter().next() else {
             continue;
         };
@@ -33,7 +33,7 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
             continue;
         }
         let paragraph_defers = ctx
-            .sentences
+            .sentences()
             .iter()
             .filter(|o| o.paragraph == s.paragraph)
             .any(|o| defer.is_match(&o.norm));

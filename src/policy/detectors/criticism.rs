@@ -86,7 +86,7 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
     let mut evidence = Vec::new();
     let mut previous_officer = false;
     let mut previous_paragraph = usize::MAX;
-    for s in ctx.sentences.iter().filter(|s| !s.greeting) {
+    for s in ctx.sentences().iter().filter(|s| !s.greeting) {
         if s.paragraph != previous_paragraph {
             previous_officer = false;
             previous_paragraph = s.paragraph;

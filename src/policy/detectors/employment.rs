@@ -44,7 +44,7 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
     let own = ctx.lex.list("employment.own_terms");
     let changes = ctx.lex.list("employment.role_changes");
     let mut evidence = Vec::new();
-    for s in ctx.sentences.iter().filter(|s| !s.greeting) {
+    for s in ctx.sentences().iter().filter(|s| !s.greeting) {
         let hit = own.ranges(&s.norm).into_iter().find(|&(a, b)| {
             let w = s.norm[a..b].trim();
             if NEEDS_CHANGE.contains(&w) {

@@ -25,7 +25,7 @@ pub const LISTS: &[&str] = &[
 
 pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
     let mut evidence = Vec::new();
-    for s in ctx.sentences.iter().filter(|s| !s.greeting) {
+    for s in ctx.sentences().iter().filter(|s| !s.greeting) {
         let c = clause(s, ctx.dir, ctx.lex);
         if !addressed_to_targets(ctx, s, &c) {
             continue;

@@ -79,7 +79,10 @@ pub struct Rcpt {
 /// What a detector may read.
 pub struct Ctx<'a> {
     pub analysis: &'a Analysis,
-    pub sentences: &'a [Sentence],
+    /// The new text in sentences, split on first use (a detector that
+    /// reads only headers never causes it): read it with
+    /// [`Ctx::sentences`].
+    pub sentences: &'a std::cell::OnceCell<Vec<Sentence>>,
     pub dir: &'a Directory,
     pub lex: &'a Lexicon,
     pub sender: Option<PersonId>,
@@ -87,6 +90,15 @@ pub struct Ctx<'a> {
     /// Indexes into `recipients` that the rule's conditions matched (for
     /// instruction-to-staff: the junior officers).
     pub targets: &'a [usize],
+}
+
+impl<'a> Ctx<'a> {
+    /// The new text in sentences.
+    pub fn sentences(&self) -> &'a [Sentence] {
+        let (text, lex) = (&self.analysis.split.new_text, self.lex);
+        self.sentences
+            .get_or_init(|| super::sentences::sentences(text, lex))
+    }
 }
 
 /// Why a detector fired.
@@ -151,7 +163,7 @@ pub fn addressed_to_targets(ctx: &Ctx<'_>, sentence: &Sentence, c: &Clause<'_>) 
     if let Some(v) = &c.vocative {
         return target_names.iter().any(|n| n == v);
     }
-    let greeted: Vec<&Sentence> = ctx.sentences.iter().filter(|s| s.greeting).collect();
+    let greeted: Vec<&Sentence> = ctx.sentences().iter().filter(|s| s.greeting).collect();
     if greeted.is_empty() || sentence.greeting {
         return true;
     }

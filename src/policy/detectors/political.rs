@@ -33,7 +33,7 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
     let subject = normalise(&ctx.analysis.subject);
     let subject_political = political(lex, &subject);
     let mut evidence = Vec::new();
-    for (i, s) in ctx.sentences.iter().enumerate() {
+    for (i, s) in ctx.sentences().iter().enumerate() {
         if s.greeting {
             continue;
         }
@@ -43,7 +43,7 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
             continue;
         }
         let context =
-            subject_political || window(ctx.sentences, i).any(|w| political(lex, &w.norm));
+            subject_political || window(ctx.sentences(), i).any(|w| political(lex, &w.norm));
         if !context {
             continue;
         }

@@ -57,7 +57,7 @@ fn shouting(text: &str) -> bool {
 pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
     let lex = ctx.lex;
     let mut evidence = Vec::new();
-    for s in ctx.sentences.iter().filter(|s| !s.greeting) {
+    for s in ctx.sentences().iter().filter(|s| !s.greeting) {
         let n = &s.norm;
         let personal = second_person(n) || !officers_named(ctx.dir, n).is_empty();
         let abuse = lex.list("pressure.abuse").find(n).filter(|_| personal);

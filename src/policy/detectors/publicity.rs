@@ -13,7 +13,7 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
     let channels = ctx.lex.list("publicity.channels");
     let advice = ctx.lex.list("publicity.rules_advice");
     let mut evidence = Vec::new();
-    for s in ctx.sentences.iter().filter(|s| !s.greeting) {
+    for s in ctx.sentences().iter().filter(|s| !s.greeting) {
         let Some(channel) = channels.find(&s.norm) else {
             continue;
         };

@@ -44,7 +44,7 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
     let mut evidence = Vec::new();
     let subject = crate::policy::lexicon::normalise(&ctx.analysis.subject);
     let texts = std::iter::once((None, subject.clone())).chain(
-        ctx.sentences.iter().filter(|s| !s.greeting).map(|s| {
+        ctx.sentences().iter().filter(|s| !s.greeting).map(|s| {
             // "Megan, …" addresses the reader; it does not name the
             // member of staff the sentence is about.
             let c = super::clause(s, ctx.dir, lex);

@@ -409,11 +409,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 /// forward-path without a domain that every server must accept (RFC 5321
 /// §4.5.1).
 fn names_postmaster(line: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(line).to_ascii_lowercase();
-    text.trim_start().starts_with("rcpt")
-        && text
-            .split_once('<')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with("postmaster>"))
+    let line = line.trim_ascii_start();
+    if !line
+        .get(..4)
+        .is_some_and(|v| v.eq_ignore_ascii_case(b"rcpt"))
+    {
+        return false;
+    }
+    line.iter()
+        .position(|&b| b == b'<')
+        .and_then(|i| line.get(i + 1..))
+        .map(<[u8]>::trim_ascii_start)
+        .and_then(|rest| rest.get(..11))
+        .is_some_and(|v| v.eq_ignore_ascii_case(b"postmaster>"))
 }
 
 fn protocol_error(e: ProtoError) -> Reply {
