@@ -226,39 +226,30 @@ pub async fn serve(
                 }
             }
         };
+        let accepted = Accepted {
+            stream,
+            peer,
+            implicit_tls,
+            config: SessionConfig {
+                listener: kind,
+                trusted,
+            },
+            context: context.clone(),
+            shutdown: shutdown.clone(),
+        };
         let permit = match limits.total.clone().try_acquire_owned() {
             Ok(p) => p,
             // Every session is taken: an idle one makes room, if any is.
             Err(_) if context.pressure.evict_one() => {
                 let total = limits.total.clone();
-                let (context, shutdown) = (context.clone(), shutdown.clone());
                 let inner = tracker.clone();
                 tracker.spawn(async move {
                     let wait = std::time::Duration::from_secs(5);
                     match tokio::time::timeout(wait, total.acquire_owned()).await {
-                        Ok(Ok(permit)) => {
-                            let config = SessionConfig {
-                                listener: kind,
-                                trusted,
-                            };
-                            run_session(
-                                stream,
-                                peer,
-                                implicit_tls,
-                                config,
-                                context,
-                                shutdown,
-                                (permit, slot),
-                            )
-                            .await;
-                        }
+                        Ok(Ok(permit)) => accepted.run((permit, slot)).await,
                         _ => {
                             crate::metrics::session_refused("total");
-                            refuse(
-                                &inner,
-                                stream,
-                                b"421 4.3.2 Too many connections, try again later\r\n",
-                            );
+                            refuse(&inner, accepted.stream, TOO_MANY);
                         }
                     }
                 });
@@ -267,66 +258,62 @@ pub async fn serve(
             Err(_) => {
                 warn!(%peer, "too many sessions; refusing");
                 crate::metrics::session_refused("total");
-                refuse(
-                    &tracker,
-                    stream,
-                    b"421 4.3.2 Too many connections, try again later\r\n",
-                );
+                refuse(&tracker, accepted.stream, TOO_MANY);
                 continue;
             }
         };
-        let config = SessionConfig {
-            listener: kind,
-            trusted,
-        };
-        let (context, shutdown) = (context.clone(), shutdown.clone());
-        tracker.spawn(run_session(
-            stream,
-            peer,
-            implicit_tls,
-            config,
-            context,
-            shutdown,
-            (permit, slot),
-        ));
+        tracker.spawn(accepted.run((permit, slot)));
     }
 }
 
-/// One session on an accepted connection (after the TLS handshake for
-/// implicit TLS); `held` are the session limits' places, given back when
-/// it ends.
-async fn run_session(
+const TOO_MANY: &[u8] = b"421 4.3.2 Too many connections, try again later\r\n";
+
+/// A connection accepted, with what its session will need.
+struct Accepted {
     stream: tokio::net::TcpStream,
     peer: std::net::SocketAddr,
     implicit_tls: bool,
     config: SessionConfig,
     context: Arc<Context>,
     shutdown: CancellationToken,
-    held: (tokio::sync::OwnedSemaphorePermit, Option<AddressSlot>),
-) {
-    let label = config.listener.as_str();
-    let ip = peer.ip().to_canonical();
-    crate::metrics::session_opened(label);
-    if implicit_tls {
-        if let Some(acceptor) = context.tls.clone() {
-            let timeout = std::time::Duration::from_secs(context.settings.command_timeout_secs);
-            match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => {
-                    Session::new_tls(tls, context, config, ip, shutdown)
-                        .run()
-                        .await
+}
+
+impl Accepted {
+    /// Runs the session (after the TLS handshake for implicit TLS); `held`
+    /// are the session limits' places, given back when it ends.
+    async fn run(self, held: (tokio::sync::OwnedSemaphorePermit, Option<AddressSlot>)) {
+        let Accepted {
+            stream,
+            peer,
+            implicit_tls,
+            config,
+            context,
+            shutdown,
+        } = self;
+        let label = config.listener.as_str();
+        let ip = peer.ip().to_canonical();
+        crate::metrics::session_opened(label);
+        if implicit_tls {
+            if let Some(acceptor) = context.tls.clone() {
+                let timeout = std::time::Duration::from_secs(context.settings.command_timeout_secs);
+                match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => {
+                        Session::new_tls(tls, context, config, ip, shutdown)
+                            .run()
+                            .await
+                    }
+                    Ok(Err(e)) => info!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => info!(%peer, "TLS handshake timed out"),
                 }
-                Ok(Err(e)) => info!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => info!(%peer, "TLS handshake timed out"),
             }
+        } else {
+            Session::new(stream, context, config, ip, shutdown)
+                .run()
+                .await;
         }
-    } else {
-        Session::new(stream, context, config, ip, shutdown)
-            .run()
-            .await;
+        crate::metrics::session_closed();
+        drop(held);
     }
-    crate::metrics::session_closed();
-    drop(held);
 }
 
 #[cfg(test)]
