@@ -817,6 +817,12 @@ async fn idle_sessions_filling_every_slot_make_room_for_a_real_sender() {
         "greeted after {:?} with every session taken",
         started.elapsed()
     );
+    // It is a working session (before any stress timeout runs out).
+    use tokio::io::AsyncWriteExt;
+    real.get_mut().write_all(b"QUIT\r\n").await.expect("quit");
+    let mut line = String::new();
+    real.read_line(&mut line).await.expect("reply");
+    assert!(line.starts_with("221"), "{line}");
     // Idle sessions were closed, each with a reason: one to make room
     // (421 4.3.2), and any that waited past the stress timeout once
     // sessions ran short (421 4.4.2).
