@@ -76,7 +76,20 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
+/// A command's error is one line on standard error (`error: …` with its
+/// causes), and exit status 1, whatever `RUST_BACKTRACE` says: it is for
+/// the person who typed the command, not a crash report.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     // One TLS crypto provider for every rustls user (listeners, relay, DNS).
     let _ = rustls::crypto::ring::default_provider().install_default();

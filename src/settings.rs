@@ -398,8 +398,10 @@ impl Settings {
     where
         S: config::Source + Send + Sync + 'static,
     {
+        // An error about a key an environment variable set names that
+        // variable, not the file.
         let invalid = |detail: String| SettingsError::Invalid {
-            file: name.to_string(),
+            file: env_source(&detail).unwrap_or_else(|| name.to_string()),
             detail,
         };
         let built = config::Config::builder()
@@ -541,6 +543,21 @@ impl Settings {
 
 /// The config crate says "unknown field `x`, expected one of …"; add the
 /// section so the reader knows where to look.
+/// The `COUNCILGATE__SECTION__KEY` variable, set now, whose key the error
+/// `detail` names (`smtp.max_recipients` for `COUNCILGATE__SMTP__MAX_RECIPIENTS`).
+fn env_source(detail: &str) -> Option<String> {
+    std::env::vars()
+        .filter_map(|(var, _)| {
+            let key = var
+                .strip_prefix("COUNCILGATE__")?
+                .to_lowercase()
+                .replace("__", ".");
+            (!key.is_empty() && detail.contains(&key)).then_some((key.len(), var))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, var)| format!("environment variable {var}"))
+}
+
 fn explain_config_error(e: config::ConfigError) -> String {
     let text = e.to_string();
     if text.contains("unknown field") {

@@ -223,6 +223,11 @@ fn environment_overrides_and_config_errors_name_the_key() {
         err.contains("councilgate.toml") && err.contains("max_erors"),
         "{err}"
     );
+    // One line for the person who typed it, even with backtraces asked for.
+    let out = councilgate(cfg.path(), &["queue", "list"], &[("RUST_BACKTRACE", "1")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: "), "{err}");
     std::fs::write(&path, text).expect("restore");
     // A bad value from the environment.
     let out = councilgate(
@@ -233,6 +238,11 @@ fn environment_overrides_and_config_errors_name_the_key() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("max_recipients"), "{err}");
+    assert!(
+        err.contains("environment variable COUNCILGATE__SMTP__MAX_RECIPIENTS")
+            && !err.contains("councilgate.toml"),
+        "the variable is named, not the file: {err}"
+    );
     // And a good one is used.
     let out = councilgate(
         cfg.path(),
@@ -694,4 +704,38 @@ async fn a_flood_of_wrong_passwords_stays_small_and_a_real_login_still_gets_in()
         refused > 0,
         "the lockout and the lanes refused some unchecked"
     );
+}
+
+#[test]
+fn serve_logs_each_listener_by_role_without_colour_codes_when_not_at_a_terminal() {
+    let cfg = TestConfig::new(None, &[]);
+    let work = tempfile::tempdir().expect("tmp");
+    let (port, env) = submission_on_free_port();
+    let log = work.path().join("stderr.log");
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(work.path())
+        .arg("--config")
+        .arg(cfg.path())
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"));
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
+    let gw = Running(cmd.spawn().expect("spawn"));
+    assert!(wait_port(port));
+    std::thread::sleep(Duration::from_millis(200));
+    drop(gw);
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colour codes in a file: {text}"
+    );
+    for role in ["inbound (MX)", "submission", "submissions (implicit TLS)"] {
+        assert!(
+            text.contains(&format!("listener=\"{role}\""))
+                || text.contains(&format!("listener={role}")),
+            "{role} logged: {text}"
+        );
+    }
 }

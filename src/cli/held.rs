@@ -12,7 +12,10 @@ pub enum HeldAction {
     /// Messages waiting for review, oldest first.
     List,
     /// One message: why it was held, its recipients and history.
-    Show { id: String },
+    Show {
+        /// The message's id, as `councilgate held list` shows it.
+        id: String,
+    },
     /// Deliver it, with its pending copies and notices.
     Release(Decision),
     /// Deliver it to the Proper Officer only.
@@ -25,6 +28,7 @@ pub enum HeldAction {
 
 #[derive(clap::Args)]
 pub struct Decision {
+    /// The message's id, as `councilgate held list` shows it.
     pub id: String,
     /// Who is acting (a reviewer's user name); default: cli:$USER.
     #[arg(long = "as")]

@@ -23,6 +23,8 @@ pub enum RulesAction {
     /// Every fixture and archived message whose outcome would change under
     /// the candidate configuration.
     Diff {
+        /// A config folder holding the candidate directory.toml, rules.toml
+        /// and wordlists.toml (a copy of the live folder with your edits).
         #[arg(long)]
         candidate: PathBuf,
         /// Fixtures to compare on (default: <config>/fixtures).

@@ -12,8 +12,12 @@ pub fn init_logging(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("COUNCILGATE_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&settings.server.log_level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour codes only for a person at a terminal, never into a log file
+    // or the journal.
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match settings.server.log_format {
         LogFormat::Json => builder.json().init(),

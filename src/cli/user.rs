@@ -20,6 +20,8 @@ pub enum UserAction {
     Add {
         name: String,
         #[arg(long, value_parser = ["clerk", "admin"], required_unless_present = "smtp")]
+        /// clerk: reviews held messages; admin: also tunes the rules, tries
+        /// messages, reads the audit log and reverts configurations.
         role: Option<String>,
         /// Give NAME an SMTP submission password.
         #[arg(long)]

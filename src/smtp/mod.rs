@@ -180,7 +180,12 @@ pub async fn serve(
     tracker: TaskTracker,
 ) {
     if let Ok(addr) = listener.local_addr() {
-        info!(listener = kind.as_str(), %addr, "listening");
+        let role = match (kind, implicit_tls) {
+            (ListenerKind::Submission, true) => "submissions (implicit TLS)",
+            (ListenerKind::Submission, false) => "submission",
+            (ListenerKind::Inbound, _) => "inbound (MX)",
+        };
+        info!(listener = role, %addr, "listening");
     }
     loop {
         let accepted = tokio::select! {
