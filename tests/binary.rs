@@ -739,3 +739,41 @@ fn serve_logs_each_listener_by_role_without_colour_codes_when_not_at_a_terminal(
         );
     }
 }
+
+#[test]
+fn a_command_names_the_store_it_opens_and_never_makes_one_silently() {
+    let empty_config = tempfile::tempdir().expect("config");
+    let work = tempfile::tempdir().expect("cwd");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .current_dir(work.path())
+            .arg("--config")
+            .arg(empty_config.path())
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let out = run(&["held", "list"]);
+    assert_success(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let db = work.path().join("data/councilgate.db");
+    assert!(
+        err.starts_with("store: sqlite://") && err.contains(&db.display().to_string()),
+        "the store is named first: {err}"
+    );
+    assert!(
+        err.contains("note: no store existed at") && err.contains("--config"),
+        "a new store is not made silently: {err}"
+    );
+    // The second time it exists: named, not announced as new.
+    let err = String::from_utf8_lossy(&run(&["held", "list"]).stderr).to_string();
+    assert!(
+        err.starts_with("store: ") && !err.contains("no store existed"),
+        "{err}"
+    );
+    let err = String::from_utf8_lossy(&run(&["queue", "list"]).stderr).to_string();
+    assert!(
+        err.starts_with("spool: ") && err.contains("there is no spool"),
+        "{err}"
+    );
+}

@@ -20,17 +20,40 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().context("starting the async runtime")
 }
 
+/// Opens the store `config` names, and says which on standard error first
+/// (the same store the gateway reads only when given the same config
+/// folder). A new SQLite store is never made silently: the command says
+/// where it made one.
 pub async fn open_store(config: &std::path::Path) -> Result<(Settings, councilgate::store::Store)> {
     let settings = Settings::load(config)?;
-    let url = if settings.store.url.trim().is_empty() {
-        std::fs::create_dir_all(&settings.server.data_dir)
-            .with_context(|| format!("creating {}", settings.server.data_dir.display()))?;
-        councilgate::store::Store::default_url(&settings.server.data_dir)
+    let (url, created) = if settings.store.url.trim().is_empty() {
+        let dir = std::path::absolute(&settings.server.data_dir)
+            .unwrap_or_else(|_| settings.server.data_dir.clone());
+        let file = dir.join("councilgate.db");
+        let created = !file.exists();
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        (
+            councilgate::store::Store::default_url(&dir),
+            created.then_some(file),
+        )
     } else {
-        settings.store.url.trim().to_string()
+        (settings.store.url.trim().to_string(), None)
     };
+    eprintln!("store: {}", councilgate::store::redact(&url));
+    if let Some(file) = created {
+        eprintln!(
+            "note: no store existed at {}, so a new, empty one was made there; if the gateway keeps its store elsewhere, run this command with --config set to the gateway's config folder",
+            file.display()
+        );
+    }
     let store = councilgate::store::Store::open(&url).await?;
     Ok((settings, store))
+}
+
+/// The data folder `settings` name, as an absolute path, for messages.
+pub fn data_folder(settings: &Settings) -> std::path::PathBuf {
+    std::path::absolute(&settings.server.data_dir)
+        .unwrap_or_else(|_| settings.server.data_dir.clone())
 }
 
 pub fn when(ts: i64) -> String {

@@ -19,8 +19,16 @@ pub enum QueueAction {
 
 pub fn queue(config: &Path, action: QueueAction) -> Result<()> {
     let settings = Settings::load(config)?;
-    let data_dir = settings.server.data_dir.clone();
-    let spool = Spool::open_shared(data_dir.join("spool"))
+    let data_dir = super::data_folder(&settings);
+    let spool_dir = data_dir.join("spool");
+    eprintln!("spool: {}", spool_dir.display());
+    if !spool_dir.exists() {
+        eprintln!(
+            "note: there is no spool at {}: the gateway has not run with this data folder (run this command with --config set to the gateway's config folder)",
+            spool_dir.display()
+        );
+    }
+    let spool = Spool::open_shared(spool_dir)
         .with_context(|| format!("opening the spool in {}", data_dir.display()))?;
     let (entries, problems) = spool.list()?;
     match action {
