@@ -54,6 +54,14 @@ impl Logins {
         let user = user.trim().to_lowercase();
         let ip_key = format!("smtp-ip:{peer}");
         let user_key = format!("smtp-user:{user}");
+        // A throttled client or user costs no look-up at all.
+        if let Some(wait) = self.throttle.waiting(&ip_key, &user_key) {
+            warn!(%peer, %user, "SMTP login refused: too many failures");
+            crate::metrics::login_refused("throttled");
+            return Err(Refused::Throttled {
+                secs: wait.as_secs().max(1),
+            });
+        }
         let hash = match self.store.smtp_password_hash(&user).await {
             Ok(h) => h,
             Err(e) => {

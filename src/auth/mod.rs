@@ -89,6 +89,12 @@ impl Throttle {
         (elapsed < backoff).then(|| backoff - elapsed)
     }
 
+    /// How long the client `ip_key` or the user `user_key` must still wait,
+    /// if at all: checked before anything is looked up.
+    pub fn waiting(&self, ip_key: &str, user_key: &str) -> Option<Duration> {
+        self.wait(ip_key).or_else(|| self.wait(user_key))
+    }
+
     /// One login attempt by the client `ip_key` as `user_key`: refused at
     /// once while either is throttled; otherwise counted as a failure
     /// before the check starts (so attempts still in flight count against
@@ -102,7 +108,7 @@ impl Throttle {
         password: String,
         hash: Option<String>,
     ) -> Attempt {
-        if let Some(wait) = self.wait(ip_key).or_else(|| self.wait(user_key)) {
+        if let Some(wait) = self.waiting(ip_key, user_key) {
             return Attempt::Throttled(wait);
         }
         let clean = self.is_clean(ip_key) && self.is_clean(user_key);

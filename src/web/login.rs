@@ -129,7 +129,12 @@ pub async fn login(
     }
     let ip_key = format!("ip:{}", client_ip(&addr));
     let user_key = format!("user:{}", form.name.to_lowercase());
-    let user = state.review.store.user(&form.name).await.ok().flatten();
+    let throttled = state.throttle.waiting(&ip_key, &user_key);
+    // A throttled client or user costs no look-up at all.
+    let user = match throttled {
+        Some(_) => None,
+        None => state.review.store.user(&form.name).await.ok().flatten(),
+    };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     match state
         .throttle
