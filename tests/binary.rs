@@ -589,13 +589,7 @@ fn rss_mib(pid: u32) -> u64 {
 async fn auth_attempt(source: std::net::IpAddr, port: u16, user: &str, password: &str) -> String {
     use base64::Engine as _;
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket
-        .bind(std::net::SocketAddr::new(source, 0))
-        .expect("bind");
-    let Ok(stream) = socket
-        .connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
-        .await
+    let Ok(stream) = connect_from(source, std::net::SocketAddr::from(([127, 0, 0, 1], port))).await
     else {
         return "connect failed".into();
     };

@@ -773,16 +773,12 @@ async fn rcpt_to_postmaster_without_a_domain_is_delivered_to_the_postmaster() {
 
 /// A connection from `source` (a loopback address) to `addr` that has read
 /// its first reply line.
-async fn connect_from(
+async fn greeting_from(
     source: std::net::IpAddr,
     addr: std::net::SocketAddr,
 ) -> (tokio::io::BufReader<tokio::net::TcpStream>, String) {
     use tokio::io::AsyncBufReadExt;
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket
-        .bind(std::net::SocketAddr::new(source, 0))
-        .expect("bind");
-    let stream = socket.connect(addr).await.expect("connect");
+    let stream = connect_from(source, addr).await.expect("connect");
     let mut r = tokio::io::BufReader::new(stream);
     let mut line = String::new();
     let _ = r.read_line(&mut line).await;
@@ -799,7 +795,7 @@ async fn idle_sessions_filling_every_slot_make_room_for_a_real_sender() {
     let mut idle = Vec::new();
     for a in 0..10u8 {
         for _ in 0..50 {
-            let (conn, greeting) = connect_from([127, 0, 0, 2 + a].into(), gw.inbound).await;
+            let (conn, greeting) = greeting_from([127, 0, 0, 2 + a].into(), gw.inbound).await;
             assert!(greeting.starts_with("220"), "{greeting}");
             idle.push(conn);
         }
@@ -808,7 +804,7 @@ async fn idle_sessions_filling_every_slot_make_room_for_a_real_sender() {
     let started = std::time::Instant::now();
     let (mut real, greeting) = tokio::time::timeout(
         Duration::from_secs(15),
-        connect_from([127, 0, 0, 50].into(), gw.inbound),
+        greeting_from([127, 0, 0, 50].into(), gw.inbound),
     )
     .await
     .expect("greeted within 15 s");

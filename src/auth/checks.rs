@@ -160,12 +160,7 @@ pub fn verify_with(password: &[u8], hash: &str, blocks: &mut Vec<Block>) -> bool
     argon
         .hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..need])
         .is_ok()
-        && out.len() == expected.len()
-        && out
-            .iter()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+        && super::same(&out, expected)
 }
 
 #[cfg(test)]

@@ -33,6 +33,12 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     checks::verify_with(password.as_bytes(), hash, &mut Vec::new())
 }
 
+/// Whether two secrets (tokens, password hashes) are equal, in time that
+/// does not depend on where they differ.
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// 256 random bits, hex.
 pub fn token() -> String {
     let a: u128 = rand::random();

@@ -42,11 +42,7 @@ pub(super) async fn session(state: &Shared, headers: &HeaderMap) -> Option<(Stri
 
 /// Constant-time comparison for tokens.
 pub(super) fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    auth::same(a.as_bytes(), b.as_bytes())
 }
 
 pub(super) fn session_cookie(state: &Shared, value: &str, max_age: i64) -> HeaderValue {

@@ -147,6 +147,17 @@ pub fn free_addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], free_port()))
 }
 
+/// A connection to `addr` from the loopback address `source` (127.0.0.x:
+/// every 127/8 address is this machine), to play several clients.
+pub async fn connect_from(
+    source: std::net::IpAddr,
+    addr: SocketAddr,
+) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(addr).await
+}
+
 /// Checks a command exited 0, showing its standard error otherwise.
 pub fn assert_success(out: &std::process::Output) {
     assert!(
