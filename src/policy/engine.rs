@@ -11,7 +11,7 @@ use super::Snapshot;
 use super::detectors::{self, Ctx, Rcpt};
 use super::directory::{Directory, Party, PersonId, Position, Role};
 use super::rules::{PartyCond, RecipientCond, RoleSel, Rule, Scope};
-use super::sentences::{Sentence, sentences};
+use super::sentences::Sentence;
 use super::verdict::Verdict;
 use crate::message::envelope::Envelope;
 use crate::message::rewrite::{self, Changes};
@@ -182,8 +182,7 @@ struct Inputs<'a> {
 
 impl Inputs<'_> {
     fn sentences(&self) -> &[Sentence] {
-        self.sentences
-            .get_or_init(|| sentences(&self.analysis.split.new_text, &self.snapshot.lexicon))
+        detectors::sentences_once(self.sentences, self.analysis, &self.snapshot.lexicon)
     }
 }
 

@@ -42,7 +42,6 @@ fn now_ms() -> u64 {
 
 /// The sessions open now, across every listener.
 pub struct Pressure {
-    max_sessions: usize,
     threshold: usize,
     stress_timeout: Duration,
     next: AtomicU64,
@@ -63,7 +62,6 @@ pub struct Registered {
 impl Pressure {
     pub fn new(max_sessions: usize, threshold_percent: u8, stress_timeout: Duration) -> Arc<Self> {
         Arc::new(Pressure {
-            max_sessions,
             threshold: max_sessions * usize::from(threshold_percent.min(100)) / 100,
             stress_timeout,
             next: AtomicU64::new(0),
@@ -150,11 +148,6 @@ impl Pressure {
             }
             None => false,
         }
-    }
-
-    /// The configured session limit.
-    pub fn max_sessions(&self) -> usize {
-        self.max_sessions
     }
 }
 

@@ -95,10 +95,18 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// The new text in sentences.
     pub fn sentences(&self) -> &'a [Sentence] {
-        let (text, lex) = (&self.analysis.split.new_text, self.lex);
-        self.sentences
-            .get_or_init(|| super::sentences::sentences(text, lex))
+        sentences_once(self.sentences, self.analysis, self.lex)
     }
+}
+
+/// The new text of `analysis` in sentences, split the first time anyone
+/// asks and kept in `cell`.
+pub fn sentences_once<'a>(
+    cell: &'a std::cell::OnceCell<Vec<Sentence>>,
+    analysis: &Analysis,
+    lex: &Lexicon,
+) -> &'a [Sentence] {
+    cell.get_or_init(|| super::sentences::sentences(&analysis.split.new_text, lex))
 }
 
 /// Why a detector fired.
