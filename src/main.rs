@@ -61,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         action: RulesAction,
     },
+    /// The example sentences the content detectors read meaning by.
+    Examples {
+        #[command(subcommand)]
+        action: cli::examples::ExamplesAction,
+    },
     /// What each rule did over the last 7 and 30 days, and what reviewers
     /// then did with what it held.
     Stats,
@@ -113,6 +118,7 @@ fn run() -> Result<()> {
             cli::runtime()?.block_on(cli::audit::audit(&cli.config, action))
         }
         Command::Rules { action } => cli::rules::rules(&cli.config, action),
+        Command::Examples { action } => cli::examples::examples(&cli.config, action),
         Command::Stats => cli::runtime()?.block_on(cli::stats::stats(&cli.config)),
         Command::Directory { action } => cli::directory::directory(&cli.config, action),
         Command::Health { url } => cli::health::health(&url),

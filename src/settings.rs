@@ -61,6 +61,30 @@ pub struct Settings {
     pub dkim: DkimSettings,
     #[serde(default)]
     pub routes: Vec<Route>,
+    #[serde(default)]
+    pub policy: PolicySettings,
+}
+
+/// How the policy reads mail.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySettings {
+    /// `on`: the content detectors also read meaning with the bundled
+    /// sentence encoder (`serve` refuses to start if it cannot load);
+    /// `off`: word lists and clause analysis only.
+    #[serde(default)]
+    pub semantic: crate::policy::semantic::Mode,
+}
+
+impl Settings {
+    /// How snapshots are built under these settings: the semantic reading
+    /// as set, an admin's example embeddings cached in the data folder.
+    pub fn policy_options(&self) -> crate::policy::semantic::Options {
+        crate::policy::semantic::Options {
+            mode: self.policy.semantic,
+            cache_dir: Some(self.server.data_dir.clone()),
+        }
+    }
 }
 
 /// The certificate the SMTP listeners offer (STARTTLS and implicit TLS).

@@ -513,3 +513,117 @@ fn rules_test_passes_the_shipped_fixtures_and_fails_readably_on_a_wrong_one() {
         "{text}"
     );
 }
+
+/// Sends one message from a councillor to the Proper Officer's deputy (a
+/// senior officer: no copy or instruction rule needs it held) on an open
+/// session; returns the reply to the end of DATA.
+async fn send_text(c: &mut Client, text: &str) -> String {
+    assert!(
+        c.cmd("MAIL FROM:<cllr.patel@example-tc.gov.uk>")
+            .await
+            .starts_with("250")
+    );
+    assert!(
+        c.cmd("RCPT TO:<deputy.clerk@example-tc.gov.uk>")
+            .await
+            .starts_with("250")
+    );
+    assert!(c.cmd("DATA").await.starts_with("354"));
+    c.send(format!("From: cllr.patel@example-tc.gov.uk\r\nTo: deputy.clerk@example-tc.gov.uk\r\nSubject: The regatta\r\n\r\nHi Sam,\r\n\r\n{text}\r\n\r\nRegards,\r\nPriya\r\n.\r\n").as_bytes())
+        .await;
+    c.reply().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_example_added_on_disk_changes_the_verdict_and_a_broken_examples_file_is_refused() {
+    let sink = Sink::start().await;
+    let cfg = TestConfig::new(Some(sink.addr), &[]);
+    let gw = Gateway::start(&cfg).await;
+    let mut c = Client::connect(gw.submission).await;
+    assert!(c.cmd("EHLO client.example").await.starts_with("250"));
+    // Veiled pressure that neither the word lists nor the shipped examples
+    // foresaw: delivered.
+    let veiled = "The regatta committee has a long memory for officers who get in its way over the mooring fees.";
+    let r = send_text(&mut c, veiled).await;
+    assert!(r.starts_with("250 2.0.0"), "not foreseen, delivered: {r}");
+
+    // The admin adds a positive example in other words; the reload embeds it.
+    let before = gw.app.policy.load().version.clone();
+    let examples = councilgate::policy::semantic::examples::DEFAULT_EXAMPLES.replace(
+        "[undue-pressure]\npositive = [\n",
+        "[undue-pressure]\npositive = [\n  \"The regatta committee never forgets the officers who get in its way over mooring fees.\",\n",
+    );
+    std::fs::write(cfg.path().join("examples.toml"), &examples).expect("write");
+    assert!(
+        wait_for_version_change(&gw, &before).await,
+        "reloaded after examples.toml changed"
+    );
+    let r = send_text(&mut c, veiled).await;
+    assert!(
+        r.starts_with("250 2.6.0"),
+        "now read as pressure and held: {r}"
+    );
+    let held = gw.held().await;
+    let hit = held[0]
+        .verdict
+        .rules
+        .iter()
+        .find(|h| h.id == "undue-pressure")
+        .expect("undue-pressure held it");
+    assert!(
+        hit.evidence
+            .iter()
+            .any(|e| e.contains("(meaning: reads like \"The regatta committee never forgets")),
+        "{:?}",
+        hit.evidence
+    );
+    assert!(
+        held[0]
+            .verdict
+            .model
+            .as_deref()
+            .is_some_and(|m| m.starts_with("pocket-encoder/"))
+    );
+    let history = gw.app.store.config_history(1).await.expect("history");
+    assert!(
+        history[0]
+            .diff
+            .contains("+  \"The regatta committee never forgets"),
+        "{}",
+        history[0].diff
+    );
+    assert!(
+        cfg.data_dir().join("examples.embeddings").exists(),
+        "the admin's examples are cached in the data folder"
+    );
+
+    // A broken examples file: refused with file, line and detector; the
+    // last good policy stays live.
+    let live = gw.app.policy.load().version.clone();
+    std::fs::write(
+        cfg.path().join("examples.toml"),
+        "[criticism]\npositive = [\n  \"The clerk is hopeless.\",\n]\nnegative = [\n  \"the clerk is  hopeless.\",\n]\n",
+    )
+    .expect("write");
+    let mut reported = None;
+    for _ in 0..100 {
+        if let Some(e) = gw.app.reloader.status().last_error {
+            reported = Some(e);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, _, why) = reported.expect("the refusal is reported");
+    assert!(
+        why.contains("examples.toml:6:")
+            && why.contains("[criticism]")
+            && why.contains("both a positive and a negative"),
+        "{why}"
+    );
+    assert_eq!(
+        gw.app.policy.load().version,
+        live,
+        "the last good policy stays"
+    );
+    gw.stop().await;
+}

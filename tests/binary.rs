@@ -692,8 +692,16 @@ async fn a_flood_of_wrong_passwords_stays_small_and_a_real_login_still_gets_in()
     println!(
         "login flood: RSS {before} MiB before, {peak} MiB at peak, {after} MiB after; {refused} of 200 refused unchecked (454); real login in {took:?}"
     );
-    assert!(peak < 150, "peak RSS {peak} MiB");
-    assert!(after < 150, "RSS after {after} MiB");
+    // The flood's own cost, over what the gateway holds at rest (the
+    // sentence encoder's weights among it).
+    assert!(
+        peak < before + 100,
+        "peak RSS {peak} MiB, {before} MiB before"
+    );
+    assert!(
+        after < before + 100,
+        "RSS after {after} MiB, {before} MiB before"
+    );
     assert!(
         refused > 0,
         "the lockout and the lanes refused some unchecked"

@@ -11,7 +11,7 @@ fn held(id: &str) -> Held {
         "cllr.smith@example-tc.gov.uk",
         &["alex.green@example-tc.gov.uk".into()],
     );
-    let mut verdict = councilgate::policy::Verdict::deliver_unchanged(&envelope, "test");
+    let mut verdict = councilgate::policy::Verdict::deliver_unchanged(&envelope, "test", None);
     verdict.decision = councilgate::policy::Decision::Hold;
     Held {
         id: id.into(),

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod check;
 pub mod directory;
+pub mod examples;
 pub mod health;
 pub mod held;
 pub mod queue;

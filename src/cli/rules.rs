@@ -100,6 +100,16 @@ pub fn rules(config: &Path, action: RulesAction) -> Result<()> {
                         w.entries.join(", ")
                     );
                 }
+                match s.semantic.as_ref().and_then(|m| m.describe(det)) {
+                    Some((threshold, pos, neg)) => println!(
+                        "  and meaning: a sentence whose nearest example is one of its {pos} positive examples (not one of {neg} negative or ordinary ones), at similarity {threshold:.2} or more ({})",
+                        s.semantic.as_ref().map_or("", |m| m.model_identity())
+                    ),
+                    None if s.semantic.is_none() => {
+                        println!("  (meaning is not read: policy.semantic = \"off\")")
+                    }
+                    None => println!("  (no examples or threshold: meaning is not read)"),
+                }
             }
             Ok(())
         }

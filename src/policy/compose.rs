@@ -54,7 +54,11 @@ pub(super) fn compose(
     fired: Vec<Fired<'_>>,
 ) -> (Verdict, Changes) {
     let dir = &snapshot.directory;
-    let mut verdict = Verdict::deliver_unchanged(envelope, &snapshot.version);
+    let mut verdict = Verdict::deliver_unchanged(
+        envelope,
+        &snapshot.version,
+        snapshot.semantic.as_ref().map(|s| s.model_identity()),
+    );
     let mut changes = Changes::default();
     if fired.is_empty() {
         return (verdict, changes);

@@ -172,6 +172,9 @@ struct Inputs<'a> {
     /// period), so mail no content rule can apply to (a resident writing
     /// to the clerk) is never split or scanned.
     sentences: &'a std::cell::OnceCell<Vec<Sentence>>,
+    /// The sentences' vectors, embedded only once a detector that reads
+    /// meaning finds nothing by its clause analysis.
+    vectors: &'a std::cell::OnceCell<super::semantic::SentenceVectors>,
     rcpts: &'a [Rcpt],
     sender_address: &'a str,
     sender: Option<PersonId>,
@@ -311,6 +314,8 @@ fn evaluate_rule<'r>(rule: &'r Rule, inp: &Inputs<'_>) -> Option<Fired<'r>> {
             sender: inp.sender,
             recipients: inp.rcpts,
             targets: &targets,
+            semantic: inp.snapshot.semantic.as_ref(),
+            vectors: inp.vectors,
         };
         let finding = detectors::run(d, &ctx)?;
         evidence.extend(finding.evidence);
@@ -357,6 +362,7 @@ pub fn judge(
     let is_disclaimer = |p: &str| disclaimer.is_match(&super::lexicon::normalise(p));
     let analysis = Analysis::from_parsed(view.raw(), view.parsed(), &is_disclaimer);
     let sentences = std::cell::OnceCell::new();
+    let vectors = std::cell::OnceCell::new();
     let today = now.with_timezone(&chrono_tz::Europe::London).date_naive();
 
     // The author: the From header when it names a directory person, else
@@ -387,6 +393,7 @@ pub fn judge(
         snapshot,
         analysis: &analysis,
         sentences: &sentences,
+        vectors: &vectors,
         rcpts: &rcpts,
         sender_address: &sender_address,
         sender,
@@ -402,6 +409,7 @@ pub fn judge(
     let (mut verdict, changes) =
         super::compose::compose(snapshot, envelope, &analysis, &rcpts, sender, fired);
     verdict.text_read = sentences.get().is_some();
+    verdict.meaning_read = vectors.get().is_some();
     (verdict, changes)
 }
 

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod import;
 pub mod lexicon;
 pub mod rules;
+pub mod semantic;
 pub mod sentences;
 pub mod verdict;
 
@@ -35,6 +36,8 @@ pub enum PolicyError {
     Lexicon(#[from] lexicon::LexiconError),
     #[error(transparent)]
     Rules(#[from] rules::RulesError),
+    #[error(transparent)]
+    Semantic(#[from] semantic::SemanticError),
 }
 
 /// A short content hash identifying a configuration.
@@ -48,22 +51,27 @@ pub fn version_of(parts: &[&[u8]]) -> String {
     hex::encode(&h.finalize()[..6])
 }
 
-/// The three texts a policy is compiled from.
+/// The texts a policy is compiled from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PolicyTexts {
     pub directory: String,
     pub wordlists: String,
     pub rules: String,
+    pub examples: String,
 }
 
-/// Directory, word lists and rules compiled for evaluation.
+/// Directory, word lists, rules and examples compiled for evaluation.
 #[derive(Debug)]
 pub struct Snapshot {
-    /// A hash of the configuration text it was built from.
+    /// A hash of the configuration text it was built from (and of the
+    /// sentence encoder's identity when it reads meaning).
     pub version: String,
     pub directory: Directory,
     pub lexicon: Lexicon,
     pub rules: Vec<Rule>,
+    /// The content detectors' semantic reading; `None` when
+    /// `policy.semantic = "off"`.
+    pub semantic: Option<semantic::Semantic>,
     /// What it was compiled from (for history, diffs and revert).
     pub texts: PolicyTexts,
 }
@@ -82,35 +90,80 @@ fn read_or_default(
 }
 
 impl Snapshot {
-    /// Compiles the policy from its three texts.
+    /// Compiles the policy from its three texts, with the shipped
+    /// examples and the semantic reading on.
     pub fn compile(
         directory: (&str, &str),
         wordlists: (&str, &str),
         rules: (&str, &str),
     ) -> Result<Self, PolicyError> {
+        Self::compile_with(
+            directory,
+            wordlists,
+            rules,
+            (
+                semantic::examples::DEFAULT_EXAMPLES,
+                "built-in examples.toml",
+            ),
+            &semantic::Options::default(),
+        )
+    }
+
+    /// Compiles the policy from its four texts (each with the name its
+    /// errors give).
+    pub fn compile_with(
+        directory: (&str, &str),
+        wordlists: (&str, &str),
+        rules: (&str, &str),
+        examples: (&str, &str),
+        options: &semantic::Options,
+    ) -> Result<Self, PolicyError> {
         let dir = Directory::parse(directory.0, directory.1)?;
         let lexicon = Lexicon::parse(wordlists.0, wordlists.1)?;
         let compiled = rules::compile(rules.0, rules.1, &lexicon)?;
+        let parsed_examples = semantic::Examples::parse(examples.0, examples.1)?;
+        let semantic = match options.mode {
+            semantic::Mode::On => Some(semantic::Semantic::compile(
+                &parsed_examples,
+                &compiled.thresholds,
+                options.cache_dir.as_deref(),
+            )?),
+            semantic::Mode::Off => None,
+        };
+        let model = semantic
+            .as_ref()
+            .map_or("semantic off", |s| s.model_identity());
         Ok(Snapshot {
             version: version_of(&[
                 directory.0.as_bytes(),
                 wordlists.0.as_bytes(),
                 rules.0.as_bytes(),
+                examples.0.as_bytes(),
+                model.as_bytes(),
             ]),
             directory: dir,
             lexicon,
-            rules: compiled,
+            rules: compiled.rules,
+            semantic,
             texts: PolicyTexts {
                 directory: directory.0.to_string(),
                 wordlists: wordlists.0.to_string(),
                 rules: rules.0.to_string(),
+                examples: examples.0.to_string(),
             },
         })
     }
 
-    /// Compiles the policy in a config folder: `directory.toml` (required),
-    /// `wordlists.toml` and `rules.toml` (the built-in defaults when absent).
+    /// Compiles the policy in a config folder with the semantic reading
+    /// on (see [`Snapshot::load_with`]).
     pub fn load(dir: &Path) -> Result<Self, PolicyError> {
+        Self::load_with(dir, &semantic::Options::default())
+    }
+
+    /// Compiles the policy in a config folder: `directory.toml`
+    /// (required), `wordlists.toml`, `rules.toml` and `examples.toml` (the
+    /// built-in defaults when absent).
+    pub fn load_with(dir: &Path, options: &semantic::Options) -> Result<Self, PolicyError> {
         let path = dir.join(directory::DIRECTORY_FILE);
         let dtext = std::fs::read_to_string(&path).map_err(|e| directory::DirectoryError {
             file: path.display().to_string(),
@@ -125,10 +178,18 @@ impl Snapshot {
                 .map_err(|e| io(lexicon::WORDLISTS_FILE, e))?;
         let (rtext, rname) = read_or_default(dir, rules::RULES_FILE, rules::DEFAULT_RULES)
             .map_err(|e| io(rules::RULES_FILE, e))?;
-        Self::compile(
+        let (etext, ename) = read_or_default(
+            dir,
+            semantic::examples::EXAMPLES_FILE,
+            semantic::examples::DEFAULT_EXAMPLES,
+        )
+        .map_err(|e| io(semantic::examples::EXAMPLES_FILE, e))?;
+        Self::compile_with(
             (&dtext, &path.display().to_string()),
             (&wtext, &wname),
             (&rtext, &rname),
+            (&etext, &ename),
+            options,
         )
     }
 

@@ -236,6 +236,25 @@ fn yes() -> bool {
 struct RulesFile {
     #[serde(default)]
     rules: Vec<RuleDef>,
+    #[serde(default)]
+    semantic: SemanticTable,
+}
+
+/// `[semantic]`: how the content detectors read meaning.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SemanticTable {
+    /// Per detector, the score (0–1) at which a sentence that reads like
+    /// its examples makes it fire; a detector not named reads no meaning.
+    #[serde(default)]
+    thresholds: BTreeMap<String, f32>,
+}
+
+/// The rules file compiled: its rules and the semantic thresholds.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    pub thresholds: BTreeMap<String, f32>,
 }
 
 /// A compiled rule.
@@ -277,7 +296,7 @@ fn check_recipient(c: &RecipientCond, at: &str) -> Result<(), String> {
 }
 
 /// Compiles the rules file against the word lists it will use.
-pub fn compile(text: &str, file: &str, lex: &Lexicon) -> Result<Vec<Rule>, RulesError> {
+pub fn compile(text: &str, file: &str, lex: &Lexicon) -> Result<RuleSet, RulesError> {
     let err = |detail: String| RulesError {
         file: file.to_string(),
         detail,
@@ -375,7 +394,23 @@ pub fn compile(text: &str, file: &str, lex: &Lexicon) -> Result<Vec<Rule>, Rules
             def: RuleDef { id, ..def },
         });
     }
-    Ok(out)
+    for (name, &t) in &parsed.semantic.thresholds {
+        if !super::semantic::examples::SEMANTIC_DETECTORS.contains(&name.as_str()) {
+            return Err(err(format!(
+                "semantic.thresholds.{name}: not a detector that reads meaning (expected one of: {})",
+                super::semantic::examples::SEMANTIC_DETECTORS.join(", ")
+            )));
+        }
+        if !(t > 0.0 && t < 1.0) {
+            return Err(err(format!(
+                "semantic.thresholds.{name}: expected a score between 0 and 1, not {t}"
+            )));
+        }
+    }
+    Ok(RuleSet {
+        rules: out,
+        thresholds: parsed.semantic.thresholds,
+    })
 }
 
 #[cfg(test)]
@@ -385,8 +420,9 @@ mod tests {
     #[test]
     fn shipped_rules_compile() {
         let lex = Lexicon::builtin();
-        let rules = compile(DEFAULT_RULES, "rules.toml", &lex).expect("compile");
-        assert_eq!(rules.len(), 15);
+        let set = compile(DEFAULT_RULES, "rules.toml", &lex).expect("compile");
+        assert_eq!(set.rules.len(), 15);
+        assert!(set.thresholds.contains_key("undue-pressure"));
     }
 
     #[test]

@@ -48,14 +48,21 @@ pub struct Verdict {
     pub sender_notices: Vec<String>,
     /// The policy snapshot that decided.
     pub snapshot_version: String,
+    /// The sentence encoder the snapshot reads meaning with (name and
+    /// weights' hash); `None` when the semantic reading is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// Whether the new text was split into sentences and read (only when
     /// a rule that reads text passed its structural conditions).
     #[serde(skip)]
     pub text_read: bool,
+    /// Whether the sentence encoder read the new text.
+    #[serde(skip)]
+    pub meaning_read: bool,
 }
 
 impl Verdict {
-    pub fn deliver_unchanged(envelope: &Envelope, version: &str) -> Self {
+    pub fn deliver_unchanged(envelope: &Envelope, version: &str, model: Option<&str>) -> Self {
         Verdict {
             decision: Decision::Deliver,
             recipients: envelope.rcpt_to.clone(),
@@ -65,7 +72,9 @@ impl Verdict {
             reject_reason: None,
             sender_notices: Vec::new(),
             snapshot_version: version.to_string(),
+            model: model.map(str::to_string),
             text_read: false,
+            meaning_read: false,
         }
     }
 }

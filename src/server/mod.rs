@@ -83,7 +83,7 @@ impl App {
     /// working directory.
     pub async fn load(config_dir: &Path) -> Result<App, StartError> {
         let settings = Settings::load(config_dir)?;
-        let snapshot = Snapshot::load(config_dir)?;
+        let snapshot = Snapshot::load_with(config_dir, &settings.policy_options())?;
         Self::new(settings, snapshot, config_dir).await
     }
 
@@ -137,6 +137,7 @@ impl App {
         let reloader = Arc::new(Reloader::new(
             config_dir.to_path_buf(),
             policy.clone(),
+            settings.policy_options(),
             store.clone(),
             now,
         ));

@@ -158,9 +158,39 @@ impl Store {
                 }
             }
             match failed {
-                None => return Ok(()),
+                None => return self.add_columns().await,
                 Some(e) if attempt == 2 => return Err(e.into()),
                 Some(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
+        Ok(())
+    }
+
+    /// Columns added since a table was first made: added to a store made
+    /// before them (found missing by selecting them), with a default.
+    async fn add_columns(&self) -> Result<(), StoreError> {
+        const ADDED: &[(&str, &str, &str)] =
+            &[("config_history", "examples", "TEXT NOT NULL DEFAULT ''")];
+        for (table, column, kind) in ADDED {
+            let probe = format!("SELECT {column} FROM {table} LIMIT 0");
+            if sqlx::query(AssertSqlSafe(probe))
+                .execute(&self.pool)
+                .await
+                .is_ok()
+            {
+                continue;
+            }
+            let add = format!("ALTER TABLE {table} ADD COLUMN {column} {kind}");
+            if let Err(e) = sqlx::query(AssertSqlSafe(add)).execute(&self.pool).await {
+                // Another gateway may have added it first.
+                let probe = format!("SELECT {column} FROM {table} LIMIT 0");
+                if sqlx::query(AssertSqlSafe(probe))
+                    .execute(&self.pool)
+                    .await
+                    .is_err()
+                {
+                    return Err(e.into());
+                }
             }
         }
         Ok(())

@@ -38,6 +38,8 @@ pub fn to_json(v: &Verdict) -> serde_json::Value {
         "rules": v.rules.iter().map(|r| json!({"id": r.id, "action": r.action, "evidence": r.evidence})).collect::<Vec<_>>(),
         "recipients": v.recipients,
         "annotations": v.annotations,
+        "policy": v.snapshot_version,
+        "model": v.model,
     })
 }
 
@@ -51,6 +53,12 @@ pub fn explain(snapshot: &Snapshot, envelope: &Envelope, v: &Verdict) -> String 
     };
     out.push_str(&format!("Verdict: {what}\n"));
     out.push_str(&format!("Policy version: {}\n", v.snapshot_version));
+    out.push_str(&format!(
+        "Meaning read by: {}\n",
+        v.model
+            .as_deref()
+            .unwrap_or("nothing (policy.semantic = \"off\")")
+    ));
     if v.rules.is_empty() {
         out.push_str("No protocol rule applies to this message.\n");
     }

@@ -17,6 +17,7 @@ use tracing::{info, warn};
 
 use crate::policy::{
     PolicyHandle, Snapshot, directory::DIRECTORY_FILE, lexicon::WORDLISTS_FILE, rules::RULES_FILE,
+    semantic::examples::EXAMPLES_FILE,
 };
 use crate::store::Store;
 
@@ -33,7 +34,7 @@ pub struct ReloadStatus {
 fn watched(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(|n| [DIRECTORY_FILE, RULES_FILE, WORDLISTS_FILE].contains(&n))
+        .is_some_and(|n| [DIRECTORY_FILE, RULES_FILE, WORDLISTS_FILE, EXAMPLES_FILE].contains(&n))
 }
 
 /// Hot reload: the config folder, the live policy it compiles into, the
@@ -41,6 +42,8 @@ fn watched(path: &Path) -> bool {
 pub struct Reloader {
     config_dir: PathBuf,
     policy: Arc<PolicyHandle>,
+    /// How each snapshot is built (the semantic reading on or off).
+    options: crate::policy::semantic::Options,
     store: Store,
     status: Mutex<ReloadStatus>,
     /// One reload at a time (see [`Reloader::reload`]).
@@ -50,7 +53,13 @@ pub struct Reloader {
 impl Reloader {
     /// Starts with `policy`'s snapshot live, as of `at` (recorded as
     /// `start`).
-    pub fn new(config_dir: PathBuf, policy: Arc<PolicyHandle>, store: Store, at: i64) -> Reloader {
+    pub fn new(
+        config_dir: PathBuf,
+        policy: Arc<PolicyHandle>,
+        options: crate::policy::semantic::Options,
+        store: Store,
+        at: i64,
+    ) -> Reloader {
         let status = ReloadStatus {
             version: policy.load().version.clone(),
             at,
@@ -60,6 +69,7 @@ impl Reloader {
         Reloader {
             config_dir,
             policy,
+            options,
             store,
             status: Mutex::new(status),
             lock: tokio::sync::Mutex::new(()),
@@ -92,7 +102,8 @@ impl Reloader {
     /// [`Reloader::reload`] for a caller already holding [`Reloader::lock`].
     pub async fn reload_locked(&self, trigger: &str) -> Result<String, String> {
         let dir = self.config_dir.clone();
-        let compiled = tokio::task::spawn_blocking(move || Snapshot::load(&dir))
+        let options = self.options.clone();
+        let compiled = tokio::task::spawn_blocking(move || Snapshot::load_with(&dir, &options))
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| e.to_string()));

@@ -505,6 +505,15 @@ pub async fn revert(
         write_atomic(
             &dir.join(crate::policy::lexicon::WORDLISTS_FILE),
             &texts.wordlists,
+        )?;
+        // A version recorded before examples were kept has none: the
+        // examples file is left as it is.
+        if texts.examples.is_empty() {
+            return Ok(());
+        }
+        write_atomic(
+            &dir.join(crate::policy::semantic::examples::EXAMPLES_FILE),
+            &texts.examples,
         )
     })
     .await;

@@ -30,6 +30,7 @@ mod structural;
 
 use super::directory::{Directory, PersonId};
 use super::lexicon::Lexicon;
+use super::semantic::{Semantic, SentenceVectors};
 use super::sentences::Sentence;
 use crate::message::Analysis;
 
@@ -90,6 +91,11 @@ pub struct Ctx<'a> {
     /// Indexes into `recipients` that the rule's conditions matched (for
     /// instruction-to-staff: the junior officers).
     pub targets: &'a [usize],
+    /// The semantic reading, when on.
+    pub semantic: Option<&'a Semantic>,
+    /// The vectors of the new text's sentences, embedded on first use
+    /// and shared by every detector of the message.
+    pub vectors: &'a std::cell::OnceCell<SentenceVectors>,
 }
 
 impl<'a> Ctx<'a> {
@@ -131,7 +137,39 @@ impl Finding {
     }
 }
 
+/// Runs a detector: its clause analysis, then, if that finds nothing, its
+/// semantic reading.
 pub fn run(name: &str, ctx: &Ctx<'_>) -> Option<Finding> {
+    clause_analysis(name, ctx).or_else(|| by_meaning(name, ctx))
+}
+
+/// A detector's semantic reading: the sentence that reads most like its
+/// positive examples, when it scores at least the detector's threshold.
+fn by_meaning(name: &str, ctx: &Ctx<'_>) -> Option<Finding> {
+    let semantic = ctx.semantic.filter(|s| s.reads(name))?;
+    let sentences = ctx.sentences();
+    let vectors = ctx
+        .vectors
+        .get_or_init(|| semantic.embed_sentences(sentences));
+    let reading = semantic.read(name, vectors, |i| match name {
+        // A direction counts only when it is addressed to the junior
+        // officers the rule is about.
+        "instruction" => {
+            let s = &sentences[i];
+            addressed_to_targets(ctx, s, &clause(s, ctx.dir, ctx.lex))
+        }
+        _ => true,
+    })?;
+    Some(Finding {
+        evidence: vec![format!(
+            "{} (meaning: reads like \"{}\", score {:.2})",
+            sentences[reading.sentence].text, reading.nearest, reading.score
+        )],
+        targets: None,
+    })
+}
+
+fn clause_analysis(name: &str, ctx: &Ctx<'_>) -> Option<Finding> {
     match name {
         "instruction" => instruction::detect(ctx),
         "party-political" => political::detect(ctx),
