@@ -100,7 +100,15 @@ fn bench_semantic(c: &mut Criterion) {
         b.iter(|| snapshot.evaluate(black_box(&to_junior), black_box(raw), now))
     });
     let resident = envelope("resident@example.org", &["clerk@example-tc.gov.uk".into()]);
-    let raw = message(10 * 1024);
+    let raw = String::from_utf8(message(10 * 1024))
+        .expect("utf8")
+        .replace(
+            "From: Jane Smith <cllr.smith@example-tc.gov.uk>",
+            "From: Pat Jones <resident@example.org>",
+        )
+        .into_bytes();
+    let v = snapshot.evaluate(&resident, &raw, now);
+    assert!(!v.meaning_read, "the encoder never runs for a resident");
     group.bench_function("resident_to_clerk_10KB", |b| {
         b.iter(|| snapshot.evaluate(black_box(&resident), black_box(&raw), now))
     });

@@ -779,3 +779,79 @@ fn a_command_names_the_store_it_opens_and_never_makes_one_silently() {
         "{err}"
     );
 }
+
+/// A breach phrased as nothing foresaw is delivered; `examples propose
+/// --write` adds its sentence as a positive example; the same message is
+/// then held, with the sentence, its score and the example as evidence.
+#[test]
+fn a_missed_breach_proposed_as_an_example_is_held_on_recheck() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let config = tmp.path().join("config");
+    std::fs::create_dir(&config).expect("mkdir");
+    std::fs::copy(
+        std::path::Path::new(REPO).join("config/directory.toml"),
+        config.join("directory.toml"),
+    )
+    .expect("copy");
+    let m = write_message(
+        tmp.path(),
+        "From: Jane Smith <cllr.smith@example-tc.gov.uk>\r\nTo: Deputy <deputy.clerk@example-tc.gov.uk>\r\nSubject: Moorings\r\n\r\nHi Sam,\r\n\r\nThe regatta committee has a long memory for officers who get in its way over the mooring fees.\r\n\r\nJane\r\n",
+    );
+    let check = || {
+        let out = councilgate(
+            &config,
+            &[
+                "check",
+                "--json",
+                "--mail-from",
+                "cllr.smith@example-tc.gov.uk",
+                "--rcpt",
+                "deputy.clerk@example-tc.gov.uk",
+                m.to_str().expect("path"),
+            ],
+            &[],
+        );
+        assert_success(&out);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+    };
+    let before = check();
+    assert_eq!(before["verdict"], "deliver", "{before}");
+    assert!(before["model"].as_str().is_some_and(|m| m.starts_with("pocket-encoder/")));
+
+    let out = councilgate(
+        &config,
+        &[
+            "examples",
+            "propose",
+            m.to_str().expect("path"),
+            "--detector",
+            "undue-pressure",
+            "--count",
+            "1",
+            "--write",
+        ],
+        &[],
+    );
+    assert_success(&out);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("The regatta committee has a long memory"), "{said}");
+    let written = std::fs::read_to_string(config.join("examples.toml")).expect("written");
+    assert!(written.contains("# Example sentences"), "the shipped file's comments kept");
+
+    let after = check();
+    assert_eq!(after["verdict"], "hold", "{after}");
+    let hit = after["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .find(|r| r["id"] == "undue-pressure")
+        .expect("undue-pressure");
+    assert!(
+        hit["evidence"].as_array().expect("evidence").iter().any(|e| e
+            .as_str()
+            .is_some_and(|e| e.contains("(meaning: reads like \"The regatta committee has a long memory")
+                && e.contains("score 1.00"))),
+        "{hit}"
+    );
+    assert_ne!(before["policy"], after["policy"], "a new policy version");
+}

@@ -347,6 +347,21 @@ pub fn evaluate(
     verdict
 }
 
+/// The message's analysis: its new text (disclaimers as this snapshot's
+/// word lists name them set aside), headers and attachments.
+fn analyse(snapshot: &Snapshot, view: &View<'_>) -> Analysis {
+    let disclaimer = snapshot.lexicon.list("disclaimer.phrases");
+    let is_disclaimer = |p: &str| disclaimer.is_match(&super::lexicon::normalise(p));
+    Analysis::from_parsed(view.raw(), view.parsed(), &is_disclaimer)
+}
+
+/// The sentences of a message's new text, as the detectors read them.
+pub fn new_text_sentences(snapshot: &Snapshot, raw: &[u8]) -> Vec<Sentence> {
+    let view = View::parse(raw);
+    let analysis = analyse(snapshot, &view);
+    super::sentences::sentences(&analysis.split.new_text, &snapshot.lexicon)
+}
+
 /// Judges one parsed message: the verdict, and the changes it makes to the
 /// message (footer, banner, Cc, protocol headers) for the rewrite stage.
 /// Pure: no I/O, no clock but `now`.
@@ -357,10 +372,7 @@ pub fn judge(
     now: DateTime<Utc>,
 ) -> (Verdict, Changes) {
     let dir = &snapshot.directory;
-    let lex = &snapshot.lexicon;
-    let disclaimer = lex.list("disclaimer.phrases");
-    let is_disclaimer = |p: &str| disclaimer.is_match(&super::lexicon::normalise(p));
-    let analysis = Analysis::from_parsed(view.raw(), view.parsed(), &is_disclaimer);
+    let analysis = analyse(snapshot, view);
     let sentences = std::cell::OnceCell::new();
     let vectors = std::cell::OnceCell::new();
     let today = now.with_timezone(&chrono_tz::Europe::London).date_naive();

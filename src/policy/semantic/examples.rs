@@ -179,6 +179,52 @@ impl Examples {
     }
 }
 
+/// `text` (an examples file) with `sentences` added to `detector`'s
+/// `label` list, after the list's opening line, or in a new list or table
+/// at the end when there is none; comments and the rest stay as written.
+/// The result is for [`Examples::parse`] to check before it is saved.
+pub fn with_added(text: &str, detector: &str, label: Label, sentences: &[String]) -> String {
+    let key = match label {
+        Label::Positive => "positive",
+        Label::Negative => "negative",
+    };
+    let lines: String = sentences
+        .iter()
+        .map(|s| format!("  {},\n", toml::Value::String(s.clone())))
+        .collect();
+    let mut out: Vec<&str> = text.lines().collect();
+    let header = format!("[{detector}]");
+    let start = out.iter().position(|l| l.trim() == header);
+    let inserted = start.and_then(|start| {
+        let end = out[start + 1..]
+            .iter()
+            .position(|l| l.trim_start().starts_with('['))
+            .map_or(out.len(), |i| start + 1 + i);
+        let list = out[start + 1..end].iter().position(|l| {
+            let l = l.trim_start();
+            l.starts_with(key) && l[key.len()..].trim_start().starts_with("= [")
+                && !l.trim_end().ends_with(']')
+        })?;
+        Some((start + 1 + list + 1, end))
+    });
+    let new_list = format!("{key} = [\n{lines}]");
+    let mut result = match (start, inserted) {
+        (_, Some((at, _))) => {
+            let (head, tail) = out.split_at(at);
+            format!("{}\n{}{}", head.join("\n"), lines, tail.join("\n"))
+        }
+        (Some(start), None) => {
+            out.insert(start + 1, &new_list);
+            out.join("\n")
+        }
+        (None, None) => format!("{}\n\n{header}\n{new_list}", text.trim_end()),
+    };
+    if !result.ends_with('\n') {
+        result.push('\n');
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +243,28 @@ mod tests {
                 "{name} has negatives"
             );
         }
+    }
+
+    #[test]
+    fn sentences_are_added_to_the_right_list_and_the_file_still_parses() {
+        let text = "# mine\n[criticism]\npositive = [\n  \"A.\",\n]\nnegative = [\n  \"B.\",\n]\n\n[ordinary]\nnegative = [\"C.\"]\n";
+        let added = with_added(text, "criticism", Label::Negative, &["Say \"no\".".into()]);
+        assert!(added.starts_with("# mine\n"), "{added}");
+        let ex = Examples::parse(&added, "t").expect("parses");
+        let neg: Vec<&str> = ex.sets["criticism"]
+            .iter()
+            .filter(|e| e.label == Label::Negative)
+            .map(|e| e.text.as_str())
+            .collect();
+        assert_eq!(neg, ["Say \"no\".", "B."]);
+        // A detector with no table yet gets one.
+        let added = with_added(text, "commitment", Label::Positive, &["Go ahead.".into()]);
+        let ex = Examples::parse(&added, "t").expect("parses");
+        assert_eq!(ex.sets["commitment"][0].text, "Go ahead.");
+        // A table without the list gets the list.
+        let added = with_added(&added, "commitment", Label::Negative, &["Not yet.".into()]);
+        let ex = Examples::parse(&added, "t").expect("parses");
+        assert_eq!(ex.sets["commitment"].len(), 2);
     }
 
     #[test]
