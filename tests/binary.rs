@@ -816,7 +816,11 @@ fn a_missed_breach_proposed_as_an_example_is_held_on_recheck() {
     };
     let before = check();
     assert_eq!(before["verdict"], "deliver", "{before}");
-    assert!(before["model"].as_str().is_some_and(|m| m.starts_with("pocket-encoder/")));
+    assert!(
+        before["model"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("pocket-encoder/"))
+    );
 
     let out = councilgate(
         &config,
@@ -834,9 +838,15 @@ fn a_missed_breach_proposed_as_an_example_is_held_on_recheck() {
     );
     assert_success(&out);
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("The regatta committee has a long memory"), "{said}");
+    assert!(
+        said.contains("The regatta committee has a long memory"),
+        "{said}"
+    );
     let written = std::fs::read_to_string(config.join("examples.toml")).expect("written");
-    assert!(written.contains("# Example sentences"), "the shipped file's comments kept");
+    assert!(
+        written.contains("# Example sentences"),
+        "the shipped file's comments kept"
+    );
 
     let after = check();
     assert_eq!(after["verdict"], "hold", "{after}");
@@ -847,9 +857,12 @@ fn a_missed_breach_proposed_as_an_example_is_held_on_recheck() {
         .find(|r| r["id"] == "undue-pressure")
         .expect("undue-pressure");
     assert!(
-        hit["evidence"].as_array().expect("evidence").iter().any(|e| e
-            .as_str()
-            .is_some_and(|e| e.contains("(meaning: reads like \"The regatta committee has a long memory")
+        hit["evidence"]
+            .as_array()
+            .expect("evidence")
+            .iter()
+            .any(|e| e.as_str().is_some_and(|e| e
+                .contains("(meaning: reads like \"The regatta committee has a long memory")
                 && e.contains("score 1.00"))),
         "{hit}"
     );

@@ -841,3 +841,67 @@ async fn idle_sessions_filling_every_slot_make_room_for_a_real_sender() {
     assert!(evicted + timed_out >= 1, "room was made");
     gw.stop().await;
 }
+
+/// Mail for an address at the council's domains that no one holds is
+/// refused at RCPT (no backscatter later); people, listed mailboxes,
+/// postmaster and abuse are accepted, by curl and in a transcript.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_council_address_is_refused_at_rcpt_and_real_ones_are_accepted() {
+    if !require("curl") {
+        return;
+    }
+    let (sink, _cfg, gw) = gateway_with_sink().await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let file = tmp.path().join("m.eml");
+    std::fs::write(
+        &file,
+        "From: Ann Jones <resident@example.org>\r\nTo: info@example-tc.gov.uk\r\nSubject: Hall hire\r\n\r\nIs the hall free on the 3rd?\r\n",
+    )
+    .expect("write");
+    // A listed mailbox that is not a person: delivered.
+    curl_sends(
+        "listed mailbox",
+        gw.inbound,
+        "resident@example.org",
+        &["info@example-tc.gov.uk"],
+        &file,
+    )
+    .await;
+    // An address no one holds: curl reports the refusal.
+    let out = Command::new("curl")
+        .arg("-sS")
+        .arg(format!("smtp://{}", gw.inbound))
+        .args(["--mail-from", "resident@example.org"])
+        .args(["--mail-rcpt", "no.such.person@example-tc.gov.uk"])
+        .arg("-T")
+        .arg(&file)
+        .output()
+        .await
+        .expect("run curl");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "refused: {said}");
+    assert!(said.contains("550"), "{said}");
+
+    let mut c = Client::greeted(gw.inbound).await;
+    assert!(
+        c.cmd("MAIL FROM:<resident@example.org>")
+            .await
+            .starts_with("250")
+    );
+    let r = c.cmd("RCPT TO:<nobody.at.all@example-tc.gov.uk>").await;
+    assert!(r.starts_with("550 5.1.1"), "{r}");
+    assert!(r.contains("no such mailbox"), "{r}");
+    for ok in [
+        "<postmaster>",
+        "<abuse@example-tc.gov.uk>",
+        "<Clerk@Example-TC.gov.uk>",
+        "<bookings@example-tc.gov.uk>",
+    ] {
+        let r = c.cmd(&format!("RCPT TO:{ok}")).await;
+        assert!(r.starts_with("250"), "{ok}: {r}");
+    }
+    c.cmd("QUIT").await;
+    let got = sink.wait_for(1, WAIT).await;
+    assert_eq!(got[0].rcpts, vec!["info@example-tc.gov.uk"]);
+    gw.stop().await;
+}

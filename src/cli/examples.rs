@@ -83,10 +83,7 @@ pub fn examples(config: &Path, action: ExamplesAction) -> Result<()> {
         ExamplesAction::List => {
             println!("{name}:");
             for (detector, set) in &parsed.sets {
-                let pos = set
-                    .iter()
-                    .filter(|e| e.label == Label::Positive)
-                    .count();
+                let pos = set.iter().filter(|e| e.label == Label::Positive).count();
                 println!(
                     "  {detector:<22} {pos:>4} positive {:>4} negative",
                     set.len() - pos
@@ -144,9 +141,15 @@ fn propose(
         .map(|&(i, _, _)| sentences[i].text.clone())
         .collect();
     if chosen.is_empty() {
-        anyhow::bail!("{}: no sentence of its new text is long enough to read", file.display());
+        anyhow::bail!(
+            "{}: no sentence of its new text is long enough to read",
+            file.display()
+        );
     }
-    println!("Proposed {label:?} examples for {detector} from {}:", file.display());
+    println!(
+        "Proposed {label:?} examples for {detector} from {}:",
+        file.display()
+    );
     for &(i, score, negative) in scored.iter().take(count) {
         println!(
             "  {}   (nearest positive {score:.2}, nearest negative {negative:.2})",

@@ -86,6 +86,23 @@ struct RawCouncil {
     domains: Vec<String>,
     #[serde(default)]
     media_domains: Vec<String>,
+    #[serde(default)]
+    mailboxes: Vec<String>,
+    #[serde(default)]
+    unknown_recipients: UnknownRecipients,
+}
+
+/// What the gateway does at RCPT with an address at a council domain that
+/// is neither a person's nor a listed mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownRecipients {
+    /// `550 5.1.1`: no backscatter, no help to a dictionary attack.
+    #[default]
+    Refuse,
+    /// Accept it (a directory that does not list every mailbox); the next
+    /// hop decides.
+    Accept,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -180,6 +197,9 @@ pub struct Directory {
     pub council_name: String,
     pub domains: Vec<String>,
     pub media_domains: Vec<String>,
+    /// Council mailboxes that are not people (info@, bookings@).
+    pub mailboxes: Vec<String>,
+    pub unknown_recipients: UnknownRecipients,
     pub people: Vec<Person>,
     pub exemptions: Vec<Exemption>,
     pub periods: Vec<Period>,
@@ -221,6 +241,15 @@ impl Directory {
             ));
         }
         let media_domains = lower(raw.council.media_domains);
+        let mailboxes = lower(raw.council.mailboxes);
+        for m in &mailboxes {
+            if !m.contains('@') || !domain_in(domain_of(m), &domains) {
+                return Err(err(format!(
+                    "council.mailboxes: {m:?} is not an address at one of the council's domains ({})",
+                    domains.join(", ")
+                )));
+            }
+        }
         let mut by_address = HashMap::new();
         let mut people = raw.people;
         for (id, person) in people.iter_mut().enumerate() {
@@ -365,6 +394,8 @@ impl Directory {
             council_name: raw.council.name,
             domains,
             media_domains,
+            mailboxes,
+            unknown_recipients: raw.council.unknown_recipients,
             people,
             exemptions,
             periods,
@@ -385,6 +416,18 @@ impl Directory {
 
     pub fn is_council_domain(&self, domain: &str) -> bool {
         domain_in(domain, &self.domains)
+    }
+
+    /// Whether an address at a council domain exists: a person's, a listed
+    /// mailbox, or postmaster and abuse (RFC 5321 §4.5.1, RFC 2142), or
+    /// any when the directory says `unknown_recipients = "accept"`.
+    pub fn mailbox_exists(&self, address: &str) -> bool {
+        let address = address.trim().to_lowercase();
+        let local = address.rsplit_once('@').map_or("", |(l, _)| l);
+        self.unknown_recipients == UnknownRecipients::Accept
+            || self.by_address.contains_key(&address)
+            || self.mailboxes.contains(&address)
+            || matches!(local, "postmaster" | "abuse")
     }
 
     pub fn is_media_domain(&self, domain: &str) -> bool {
@@ -439,6 +482,7 @@ impl Directory {
 
 #[cfg(test)]
 mod tests {
+    const DEFAULT_DIRECTORY_FOR_TESTS: &str = include_str!("../../config/directory.toml");
     use super::*;
 
     const SAMPLE: &str = r#"
@@ -535,5 +579,30 @@ end = "2027-05-06"
             .expect_err("ghost")
             .to_string();
         assert!(e.contains("exemptions[0].officer"), "{e}");
+    }
+
+    #[test]
+    fn mailboxes_are_at_council_domains_and_only_known_addresses_exist() {
+        let shipped =
+            Directory::parse(DEFAULT_DIRECTORY_FOR_TESTS, "directory.toml").expect("parses");
+        assert!(shipped.mailbox_exists("Info@Example-TC.gov.uk"));
+        assert!(shipped.mailbox_exists("clara.hughes@example-tc.gov.uk"));
+        assert!(shipped.mailbox_exists("postmaster@example-tc.gov.uk"));
+        assert!(!shipped.mailbox_exists("nobody@example-tc.gov.uk"));
+        let open = DEFAULT_DIRECTORY_FOR_TESTS.replace(
+            "unknown_recipients = \"refuse\"",
+            "unknown_recipients = \"accept\"",
+        );
+        let open = Directory::parse(&open, "directory.toml").expect("parses");
+        assert!(open.mailbox_exists("nobody@example-tc.gov.uk"));
+        let outside = DEFAULT_DIRECTORY_FOR_TESTS
+            .replace("\"info@example-tc.gov.uk\"", "\"info@elsewhere.org\"");
+        let e = Directory::parse(&outside, "directory.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("council.mailboxes: \"info@elsewhere.org\""),
+            "{e}"
+        );
     }
 }

@@ -202,7 +202,8 @@ pub fn with_added(text: &str, detector: &str, label: Label, sentences: &[String]
             .map_or(out.len(), |i| start + 1 + i);
         let list = out[start + 1..end].iter().position(|l| {
             let l = l.trim_start();
-            l.starts_with(key) && l[key.len()..].trim_start().starts_with("= [")
+            l.starts_with(key)
+                && l[key.len()..].trim_start().starts_with("= [")
                 && !l.trim_end().ends_with(']')
         })?;
         Some((start + 1 + list + 1, end))

@@ -1,4 +1,6 @@
-//! RCPT TO: the council's domains on the inbound listener, anywhere for logins and trusted networks on submission.
+//! RCPT TO: the council's domains on the inbound listener, anywhere for
+//! logins and trusted networks on submission; at a council domain, only
+//! addresses that exist (the directory's people and mailboxes).
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -48,6 +50,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                     "Relay access denied: submission needs AUTH or a trusted network",
                 ),
             };
+        }
+        if self.context.is_council_domain(&domain) && !self.context.mailbox_exists(&address) {
+            return Reply::new(
+                550,
+                "5.1.1",
+                format!("<{address}>: no such mailbox at the council"),
+            );
         }
         if let Some(tx) = self.tx.as_mut() {
             if tx.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(&address)) {
