@@ -568,6 +568,62 @@ fn cli_user_held_and_audit_with_a_running_gateway() {
     );
     let (ok, out, _) = cli(&["audit", "verify"], None);
     assert!(ok && out.contains("intact"), "{out}");
+
+    // Users: listed, disabled (no sign-in), enabled, removed; a name
+    // outside the directory is warned about; the audit log names the
+    // operating-system user who ran each command.
+    let (ok, _, err) = cli(
+        &["user", "add", "temp.helper@example.org", "--role", "clerk"],
+        Some("another long password\n"),
+    );
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(
+            "warning: temp.helper@example.org is not an address of anyone in the directory"
+        ),
+        "{err}"
+    );
+    let (ok, out, _) = cli(&["user", "list"], None);
+    assert!(ok, "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("clerk@example-tc.gov.uk"))
+        .expect("the clerk is listed");
+    assert!(line.contains("clerk") && line.ends_with("active"), "{line}");
+    let (ok, out, err) = cli(&["user", "disable", "temp.helper@example.org"], None);
+    assert!(ok && out.contains("is disabled"), "{out}{err}");
+    let (ok, out, _) = cli(&["user", "list"], None);
+    assert!(
+        ok && out
+            .lines()
+            .any(|l| l.starts_with("temp.helper@example.org") && l.ends_with("DISABLED")),
+        "{out}"
+    );
+    let (ok, _, _) = cli(&["user", "enable", "temp.helper@example.org"], None);
+    assert!(ok);
+    let (ok, out, _) = cli(&["user", "remove", "temp.helper@example.org"], None);
+    assert!(ok && out.contains("removed"), "{out}");
+    let (ok, _, err) = cli(&["user", "remove", "temp.helper@example.org"], None);
+    assert!(
+        !ok && err.contains("there is no login temp.helper@example.org"),
+        "{err}"
+    );
+    let (ok, out, _) = cli(&["user", "list"], None);
+    assert!(ok && !out.contains("temp.helper"), "{out}");
+    let (ok, out, _) = cli(&["audit", "verify"], None);
+    assert!(ok && out.contains("intact"), "{out}");
+    let rt2 = tokio::runtime::Runtime::new().expect("rt");
+    let store = rt2
+        .block_on(councilgate::store::Store::open(
+            &councilgate::store::Store::default_url(&cfg.data_dir()),
+        ))
+        .expect("store");
+    let audit = rt2.block_on(store.audit_for("-")).expect("audit");
+    let removed = audit
+        .iter()
+        .find(|e| e.action == "user-removed")
+        .expect("the removal is audited");
+    assert!(removed.actor.starts_with("cli:"), "{removed:?}");
 }
 
 /// Resident memory of process `pid`, in MiB.
@@ -627,7 +683,10 @@ async fn a_flood_of_wrong_passwords_stays_small_and_a_real_login_still_gets_in()
             ),
         ] {
             let hash = councilgate::auth::hash_password(pw).expect("hash");
-            store.set_smtp_password(who, &hash).await.expect("login");
+            store
+                .set_smtp_password(who, &hash, "test")
+                .await
+                .expect("login");
         }
     }
     let work = tempfile::tempdir().expect("tmp");

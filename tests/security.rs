@@ -121,7 +121,7 @@ async fn add_smtp_login(gw: &Gateway, user: &str) {
     let hash = councilgate::auth::hash_password(PASSWORD).expect("hash");
     gw.app
         .store
-        .set_smtp_password(user, &hash)
+        .set_smtp_password(user, &hash, "test")
         .await
         .expect("save login");
 }

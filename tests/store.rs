@@ -186,6 +186,7 @@ async fn users_sessions_expiry_and_reminders() {
                 "clerk@example-tc.gov.uk",
                 councilgate::store::UserRole::Clerk,
                 "$argon2id$fake",
+                "test",
             )
             .await
             .expect("user");
@@ -225,5 +226,122 @@ async fn users_sessions_expiry_and_reminders() {
         );
         assert_eq!(store.expired(400).await.expect("exp").len(), 0);
         assert_eq!(store.expired(500).await.expect("exp").len(), 1);
+    }
+}
+
+/// Logins can be listed, disabled (their sessions end, they cannot sign in
+/// or send), enabled and removed; each change is audited with who did it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_are_listed_disabled_enabled_and_removed_with_the_actor_audited() {
+    use councilgate::store::UserRole;
+    for (name, store, _dir) in backends().await {
+        store
+            .add_user(
+                "clerk@example-tc.gov.uk",
+                UserRole::Clerk,
+                "$argon2id$a",
+                "cli:alice",
+            )
+            .await
+            .expect("user");
+        store
+            .set_smtp_password("clerk@example-tc.gov.uk", "$argon2id$b", "cli:alice")
+            .await
+            .expect("smtp");
+        store
+            .set_smtp_password("office@example-tc.gov.uk", "$argon2id$c", "cli:alice")
+            .await
+            .expect("smtp");
+        store
+            .record_sign_in("clerk@example-tc.gov.uk", 1234)
+            .await
+            .expect("signed in");
+        store
+            .create_session("h1", "clerk@example-tc.gov.uk", "csrf", i64::MAX)
+            .await
+            .expect("session");
+        let logins = store.logins().await.expect("list");
+        assert_eq!(logins.len(), 2, "{name}: {logins:?}");
+        assert_eq!(logins[0].name, "clerk@example-tc.gov.uk");
+        assert_eq!(logins[0].role, Some(UserRole::Clerk));
+        assert!(logins[0].smtp && !logins[0].disabled);
+        assert_eq!(logins[0].last_sign_in, 1234);
+        assert_eq!(logins[1].role, None, "{name}: an SMTP login only");
+
+        assert!(
+            store
+                .set_login_disabled("Clerk@Example-TC.gov.uk", true, "cli:alice")
+                .await
+                .expect("disable")
+        );
+        assert!(
+            store
+                .user("clerk@example-tc.gov.uk")
+                .await
+                .expect("get")
+                .is_none(),
+            "{name}: cannot sign in"
+        );
+        assert!(
+            store
+                .smtp_password_hash("clerk@example-tc.gov.uk")
+                .await
+                .expect("get")
+                .is_none(),
+            "{name}: cannot send"
+        );
+        assert!(
+            store.session("h1", 0).await.expect("s").is_none(),
+            "{name}: sessions ended"
+        );
+        assert!(store.logins().await.expect("list")[0].disabled);
+        assert!(
+            store
+                .set_login_disabled("clerk@example-tc.gov.uk", false, "cli:bob")
+                .await
+                .expect("enable")
+        );
+        assert!(
+            store
+                .user("clerk@example-tc.gov.uk")
+                .await
+                .expect("get")
+                .is_some()
+        );
+
+        assert!(
+            store
+                .remove_login("office@example-tc.gov.uk", "admin@example-tc.gov.uk")
+                .await
+                .expect("remove")
+        );
+        assert!(
+            !store
+                .remove_login("office@example-tc.gov.uk", "x")
+                .await
+                .expect("again"),
+            "{name}: gone"
+        );
+        assert!(
+            !store
+                .set_login_disabled("nobody@example.org", true, "x")
+                .await
+                .expect("none")
+        );
+        assert_eq!(store.logins().await.expect("list").len(), 1);
+
+        let audit = store.audit_for("-").await.expect("audit");
+        let actors: Vec<(&str, &str)> = audit
+            .iter()
+            .map(|e| (e.actor.as_str(), e.action.as_str()))
+            .collect();
+        for want in [
+            ("cli:alice", "user-saved"),
+            ("cli:alice", "user-disabled"),
+            ("cli:bob", "user-enabled"),
+            ("admin@example-tc.gov.uk", "user-removed"),
+        ] {
+            assert!(actors.contains(&want), "{name}: {want:?} in {actors:?}");
+        }
     }
 }

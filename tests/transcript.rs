@@ -126,7 +126,7 @@ async fn development_switch_allows_auth_in_clear_from_loopback_only() {
     let app = App::load(cfg.path()).await.expect("app");
     let hash = councilgate::auth::hash_password("correct horse battery").expect("hash");
     app.store
-        .set_smtp_password("clerk@example-tc.gov.uk", &hash)
+        .set_smtp_password("clerk@example-tc.gov.uk", &hash, "test")
         .await
         .expect("login");
     let token = base64::engine::general_purpose::STANDARD

@@ -29,7 +29,7 @@ use sqlx::{AnyPool, AssertSqlSafe};
 
 pub use audit::{AuditEntry, ChainReport};
 pub use records::{ConfigVersion, Event, RuleStats};
-pub use rows::{Action, Held, HeldState, ReviewDecision, Session, User, UserRole};
+pub use rows::{Action, Held, HeldState, Login, ReviewDecision, Session, User, UserRole};
 pub(crate) use rows::{list, unlist};
 
 #[derive(Debug, thiserror::Error)]
@@ -169,8 +169,12 @@ impl Store {
     /// Columns added since a table was first made: added to a store made
     /// before them (found missing by selecting them), with a default.
     async fn add_columns(&self) -> Result<(), StoreError> {
-        const ADDED: &[(&str, &str, &str)] =
-            &[("config_history", "examples", "TEXT NOT NULL DEFAULT ''")];
+        const ADDED: &[(&str, &str, &str)] = &[
+            ("config_history", "examples", "TEXT NOT NULL DEFAULT ''"),
+            ("users", "disabled", "BIGINT NOT NULL DEFAULT 0"),
+            ("users", "last_sign_in", "BIGINT NOT NULL DEFAULT 0"),
+            ("smtp_logins", "disabled", "BIGINT NOT NULL DEFAULT 0"),
+        ];
         for (table, column, kind) in ADDED {
             let probe = format!("SELECT {column} FROM {table} LIMIT 0");
             if sqlx::query(AssertSqlSafe(probe))

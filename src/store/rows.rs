@@ -214,6 +214,19 @@ pub struct User {
     pub password_hash: String,
 }
 
+/// A login as `user list` and the Users page show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    pub name: String,
+    /// The review pages' role; `None` for an SMTP login only.
+    pub role: Option<UserRole>,
+    pub smtp: bool,
+    pub created: i64,
+    /// 0 when never signed in to the review pages.
+    pub last_sign_in: i64,
+    pub disabled: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Session {
     pub user: String,

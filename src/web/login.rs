@@ -197,6 +197,11 @@ pub async fn login(
     let _ = state
         .review
         .store
+        .record_sign_in(&user.name, Utc::now().timestamp())
+        .await;
+    let _ = state
+        .review
+        .store
         .audit(
             &user.name,
             "login",

@@ -22,7 +22,7 @@ pub async fn add_user(gw: &Gateway, name: &str, role: &str) {
     let hash = councilgate::auth::hash_password(PASSWORD).expect("hash");
     gw.app
         .store
-        .add_user(name, role.parse().expect("role"), &hash)
+        .add_user(name, role.parse().expect("role"), &hash, "test")
         .await
         .expect("user");
 }
