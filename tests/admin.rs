@@ -51,6 +51,17 @@ async fn wait_for_version_change(gw: &Gateway, from: &str) -> bool {
     false
 }
 
+/// Waits for the reloader to report a refused configuration; returns why.
+async fn wait_for_refusal(gw: &Gateway) -> String {
+    for _ in 0..100 {
+        if let Some((_, _, why)) = gw.app.reloader.status().last_error {
+            return why;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the refusal is reported");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rule_switched_to_enforce_on_disk_applies_to_the_next_message_without_dropping_the_connection()
  {
@@ -93,15 +104,7 @@ async fn rule_switched_to_enforce_on_disk_applies_to_the_next_message_without_dr
         "[[rules]]\nid = \"broken\"\ntitle = \"t\"\nreference = \"r\"\naction = \"copy\"\n",
     )
     .expect("write");
-    let mut reported = None;
-    for _ in 0..100 {
-        if let Some(e) = gw.app.reloader.status().last_error {
-            reported = Some(e);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let (_, _, why) = reported.expect("the refusal is reported");
+    let why = wait_for_refusal(&gw).await;
     assert!(
         why.contains("rule broken") && why.contains("needs `to`"),
         "{why}"
@@ -605,15 +608,7 @@ async fn an_example_added_on_disk_changes_the_verdict_and_a_broken_examples_file
         "[criticism]\npositive = [\n  \"The clerk is hopeless.\",\n]\nnegative = [\n  \"the clerk is  hopeless.\",\n]\n",
     )
     .expect("write");
-    let mut reported = None;
-    for _ in 0..100 {
-        if let Some(e) = gw.app.reloader.status().last_error {
-            reported = Some(e);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let (_, _, why) = reported.expect("the refusal is reported");
+    let why = wait_for_refusal(&gw).await;
     assert!(
         why.contains("examples.toml:6:")
             && why.contains("[criticism]")

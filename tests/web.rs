@@ -153,7 +153,7 @@ async fn review_and_release_delivers_with_copies_and_records_who() {
         .form(&[
             ("csrf", csrf.as_str()),
             ("action", "release"),
-            ("reason", "The message is in order: routine matter"),
+            ("reason", "In order — not a breach"),
             ("note", "fine"),
         ])
         .send()
@@ -197,7 +197,7 @@ async fn review_and_release_delivers_with_copies_and_records_who() {
     let history = gw.app.store.audit_for(&id).await.expect("audit");
     assert!(history.iter().any(|e| e.action == "released"
         && e.actor == "clerk@example-tc.gov.uk"
-        && e.detail.contains("routine matter")));
+        && e.detail.contains("not a breach")));
     // Logging out ends the session.
     let r = c
         .post(format!("{base}/logout"))
@@ -353,6 +353,42 @@ async fn return_with_a_note_tells_the_sender() {
     let base = format!("http://{}", gw.web);
     let c = browser();
     let csrf = login(&c, &base, "clerk@example-tc.gov.uk").await;
+    // The reason offered first is the rule that held it, not a copy rule.
+    let page = c
+        .get(format!("{base}/held/{id}"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    let first = page
+        .split("<option value=\"")
+        .nth(1)
+        .and_then(|o| o.split('"').next())
+        .expect("a reason");
+    assert!(first.starts_with("instruction-to-staff:"), "{first}");
+    assert!(page.contains("In order — not a breach"));
+    // Returning with no note is refused: the sender would be told nothing.
+    let r = c
+        .post(format!("{base}/held/{id}/decide"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "return"),
+            ("reason", first),
+            ("note", "  "),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .expect("text")
+            .contains("write a note for them first")
+    );
+    assert_eq!(gw.app.store.get(&id).await.expect("get").state, "held");
     let r = c
         .post(format!("{base}/held/{id}/decide"))
         .form(&[

@@ -166,20 +166,20 @@ impl Store {
         disabled: bool,
         actor: &str,
     ) -> Result<bool, StoreError> {
-        let flag = i64::from(disabled);
-        let users = sqlx::query("UPDATE users SET disabled = $1 WHERE lower(name) = $2")
-            .bind(flag)
-            .bind(name.to_lowercase())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        let smtp = sqlx::query("UPDATE smtp_logins SET disabled = $1 WHERE name = $2")
-            .bind(flag)
-            .bind(name.to_lowercase())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        if users + smtp == 0 {
+        let mut changed = 0;
+        // SMTP login names are stored in lower case; review-page ones as given.
+        for statement in [
+            "UPDATE users SET disabled = $1 WHERE lower(name) = $2",
+            "UPDATE smtp_logins SET disabled = $1 WHERE name = $2",
+        ] {
+            changed += sqlx::query(statement)
+                .bind(i64::from(disabled))
+                .bind(name.to_lowercase())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        if changed == 0 {
             return Ok(false);
         }
         if disabled {

@@ -71,6 +71,9 @@ pub(super) async fn load(state: &Shared, s: &Session, id: &str) -> Result<Held, 
     }
 }
 
+/// The reason a reviewer gives when the rule was wrong about a message.
+pub const NOT_A_BREACH: &str = "In order — not a breach";
+
 pub(super) fn message_page(
     state: &Shared,
     s: &Session,
@@ -82,7 +85,6 @@ pub(super) fn message_page(
     let snapshot = state.review.policy.load();
     let mut evidence_all = Vec::new();
     let mut rules = Vec::new();
-    let mut reasons: Vec<String> = Vec::new();
     for r in &held.verdict.rules {
         let id = r.id.clone();
         let evidence = r.evidence.clone();
@@ -93,9 +95,6 @@ pub(super) fn message_page(
             .find(|x| x.def.id == id)
             .map(|x| &x.def);
         let title = def.map(|d| d.title.clone()).unwrap_or_default();
-        if !title.is_empty() {
-            reasons.push(format!("{id}: {title}"));
-        }
         rules.push(RuleView {
             id,
             title,
@@ -115,7 +114,14 @@ pub(super) fn message_page(
             .unwrap_or(9)
     };
     rules.sort_by_key(|r| weight(&r.action));
-    reasons.push("The message is in order: routine matter".into());
+    // The rule that held it is the first reason, so the default never
+    // tells the sender a copy rule's reason; "not a breach" is its own.
+    let mut reasons: Vec<String> = rules
+        .iter()
+        .filter(|r| !r.title.is_empty())
+        .map(|r| format!("{}: {}", r.id, r.title))
+        .collect();
+    reasons.push(NOT_A_BREACH.into());
     reasons.push("Other (see note)".into());
     let disclaimer = snapshot.lexicon.list("disclaimer.phrases");
     let is_disclaimer = |p: &str| disclaimer.is_match(&crate::policy::lexicon::normalise(p));
@@ -340,6 +346,23 @@ pub async fn decide(
     };
     let note: String = form.note.chars().take(4000).collect();
     let reason: String = form.reason.chars().take(300).collect();
+    if action == Action::Return && note.trim().is_empty() {
+        // The sender is told why in the reviewer's words; an empty return
+        // tells them nothing.
+        let held = match load(&state, &s, &id).await {
+            Ok(h) => h,
+            Err(r) => return r,
+        };
+        let h = history(&state, &id).await;
+        return message_page(
+            &state,
+            &s,
+            &held,
+            h,
+            "Returning the message tells the sender why: write a note for them first.",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
     match state
         .review
         .decide(&id, &ReviewDecision::new(action, &s.user, &reason, &note))
