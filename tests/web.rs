@@ -600,3 +600,60 @@ async fn reviewers_are_reminded_once_and_undecided_mail_expires_back_to_its_send
     );
     gw.stop().await;
 }
+
+/// Delete asks first: the first press shows a confirmation page (nothing
+/// deleted), "Yes, delete it" deletes, and the audit log has the reviewer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_asks_for_confirmation_before_anything_is_deleted() {
+    let (_sink, _cfg, gw) = gateway_with_sink().await;
+    add_user(&gw, "clerk@example-tc.gov.uk", "clerk").await;
+    let id = hold_one(&gw).await;
+    let base = format!("http://{}", gw.web);
+    let c = browser();
+    let csrf = login(&c, &base, "clerk@example-tc.gov.uk").await;
+    let r = c
+        .post(format!("{base}/held/{id}/decide"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "delete"),
+            ("reason", "Other (see note)"),
+            ("note", "spam"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.expect("text");
+    assert!(
+        page.contains("Delete this message?") && page.contains("Pavilion doors"),
+        "{page}"
+    );
+    assert!(page.contains("name=\"confirm\" value=\"yes\""), "{page}");
+    assert!(page.contains(&format!("href=\"/held/{id}\"")), "a way back");
+    assert_eq!(
+        gw.app.store.get(&id).await.expect("get").state,
+        "held",
+        "nothing deleted yet"
+    );
+    let r = c
+        .post(format!("{base}/held/{id}/decide"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "delete"),
+            ("reason", "Other (see note)"),
+            ("note", "spam"),
+            ("confirm", "yes"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(gw.app.store.get(&id).await.expect("get").state, "deleted");
+    let history = gw.app.store.audit_for(&id).await.expect("audit");
+    assert!(
+        history
+            .iter()
+            .any(|e| e.action == "deleted" && e.actor == "clerk@example-tc.gov.uk")
+    );
+    gw.stop().await;
+}

@@ -319,6 +319,21 @@ pub struct DecideForm {
     reason: String,
     #[serde(default)]
     note: String,
+    /// "yes" once the reviewer has confirmed a deletion.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Asks before a message is deleted.
+#[derive(askama::Template)]
+#[template(path = "confirm_delete.html")]
+struct ConfirmDelete {
+    chrome: super::render::Chrome,
+    id: String,
+    from: String,
+    subject: String,
+    reason: String,
+    note: String,
 }
 
 impl super::extract::CsrfToken for DecideForm {
@@ -346,6 +361,30 @@ pub async fn decide(
     };
     let note: String = form.note.chars().take(4000).collect();
     let reason: String = form.reason.chars().take(300).collect();
+    if action == Action::Delete && form.confirm != "yes" {
+        let held = match load(&state, &s, &id).await {
+            Ok(h) => h,
+            Err(r) => return r,
+        };
+        // Already decided, or not theirs to decide: the decision below
+        // says so.
+        if held.state == crate::store::HeldState::Held
+            && review::may_act(&state.review.policy.load(), &held, &s.user)
+        {
+            let council = state.review.policy.load().directory.council_name.clone();
+            return super::render::render(
+                &ConfirmDelete {
+                    chrome: super::render::Chrome::new(council, Some(&s)),
+                    id: held.id.clone(),
+                    from: crate::message::visible::visible(&held.mail_from),
+                    subject: crate::message::visible::visible(&held.subject),
+                    reason,
+                    note,
+                },
+                StatusCode::OK,
+            );
+        }
+    }
     if action == Action::Return && note.trim().is_empty() {
         // The sender is told why in the reviewer's words; an empty return
         // tells them nothing.
