@@ -69,6 +69,23 @@ pub const MAX_SENTENCES: usize = 40;
 /// "See below.").
 const MIN_WORDS: usize = 4;
 
+/// The most of one sentence given to the encoder, in bytes: it reads only
+/// the first 128 word pieces anyway, and one huge "sentence" (no full
+/// stops) must not make the encoder refuse the whole message.
+const MAX_SENTENCE_BYTES: usize = 1000;
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn prefix(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// One detector's examples and its threshold.
 #[derive(Debug)]
 struct DetectorModel {
@@ -183,7 +200,10 @@ impl Semantic {
             .take(MAX_SENTENCES)
             .collect();
         let mut out: SentenceVectors = vec![None; sentences.len()];
-        let texts: Vec<&str> = chosen.iter().map(|&i| sentences[i].text.as_str()).collect();
+        let texts: Vec<&str> = chosen
+            .iter()
+            .map(|&i| prefix(&sentences[i].text, MAX_SENTENCE_BYTES))
+            .collect();
         // The encoder refuses only empty or oversized input, which the
         // sentence splitter does not make; if it fails, nothing is read
         // for meaning and the clause analysis decides alone.
@@ -307,6 +327,21 @@ negative = ["Thank you for your email.", "See you at the meeting on Thursday."]
             sem.read("commitment", &vectors, |i| i != 1)
                 .is_none_or(|r| r.sentence != 1)
         );
+    }
+
+    #[test]
+    fn one_huge_sentence_does_not_stop_the_others_being_read() {
+        let ex = Examples::parse(examples::DEFAULT_EXAMPLES, "config/examples.toml").unwrap();
+        let sem =
+            Semantic::compile(&ex, &BTreeMap::from([("commitment".into(), 0.5)]), None).unwrap();
+        let huge = format!("{} é", "word ".repeat(20_000));
+        let sentences = [
+            sentence(&huge),
+            sentence("Please go ahead with the work and send the invoice to the council."),
+        ];
+        let vectors = sem.embed_sentences(&sentences);
+        assert!(vectors.iter().all(Option::is_some), "both read");
+        assert_eq!(prefix("aé", 2), "a", "cut on a character boundary");
     }
 
     #[test]
