@@ -50,15 +50,8 @@ pub fn directory(config: &Path, action: DirectoryAction) -> Result<()> {
             );
         }
     };
-    let tmp = target.with_extension("toml.import-tmp");
-    {
-        use std::io::Write;
-        let mut f =
-            std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, &target).with_context(|| format!("replacing {}", target.display()))?;
+    councilgate::policy::write_atomic(&target, text.as_bytes())
+        .with_context(|| format!("replacing {}", target.display()))?;
     let d = councilgate::policy::Directory::parse(&text, "imported")?;
     println!(
         "{} written: {} people ({} councillors, {} officers).",

@@ -164,9 +164,8 @@ fn propose(
     let path = config.join(examples::EXAMPLES_FILE);
     Examples::parse(&updated, &path.display().to_string())
         .context("the examples file would not parse with them added; add them by hand")?;
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, &updated).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    councilgate::policy::write_atomic(&path, updated.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     println!(
         "Added to {} (from {name}); a running gateway reloads it.",
         path.display()

@@ -76,6 +76,23 @@ pub struct Snapshot {
     pub texts: PolicyTexts,
 }
 
+/// Writes a configuration or cache file atomically: a temporary file
+/// beside it, synced, then renamed over it (a reader sees the old file or
+/// the new one, never half of one).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
 fn read_or_default(
     dir: &Path,
     file: &str,

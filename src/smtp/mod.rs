@@ -47,19 +47,6 @@ pub struct Context {
     pub pressure: Arc<pressure::Pressure>,
 }
 
-impl Context {
-    /// Whether `domain` is one of the council's (inbound accepts only these).
-    pub fn is_council_domain(&self, domain: &str) -> bool {
-        self.policy.load().directory.is_council_domain(domain)
-    }
-
-    /// Whether an address at a council domain exists (see
-    /// [`crate::policy::Directory::mailbox_exists`]).
-    pub fn mailbox_exists(&self, address: &str) -> bool {
-        self.policy.load().directory.mailbox_exists(address)
-    }
-}
-
 /// Sessions open per client address, shared by both listeners, so that one
 /// client cannot take every session slot.
 #[derive(Debug)]

@@ -463,16 +463,6 @@ pub async fn config(
     )
 }
 
-/// Writes a file atomically (temporary name, fsync, rename).
-fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("toml.revert-tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
-
 pub async fn revert(
     State(state): State<Shared>,
     Path(seq): Path<i64>,
@@ -497,14 +487,18 @@ pub async fn revert(
     let texts = version.texts.clone();
     let _one_at_a_time = state.reloader.lock.lock().await;
     let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        use crate::policy::write_atomic;
         write_atomic(
             &dir.join(crate::policy::directory::DIRECTORY_FILE),
-            &texts.directory,
+            texts.directory.as_bytes(),
         )?;
-        write_atomic(&dir.join(crate::policy::rules::RULES_FILE), &texts.rules)?;
+        write_atomic(
+            &dir.join(crate::policy::rules::RULES_FILE),
+            texts.rules.as_bytes(),
+        )?;
         write_atomic(
             &dir.join(crate::policy::lexicon::WORDLISTS_FILE),
-            &texts.wordlists,
+            texts.wordlists.as_bytes(),
         )?;
         // A version recorded before examples were kept has none: the
         // examples file is left as it is.
@@ -513,7 +507,7 @@ pub async fn revert(
         }
         write_atomic(
             &dir.join(crate::policy::semantic::examples::EXAMPLES_FILE),
-            &texts.examples,
+            texts.examples.as_bytes(),
         )
     })
     .await;

@@ -120,7 +120,7 @@ impl Model {
             && !missing.is_empty()
         {
             let entries: Vec<(Key, Vector)> = keys.iter().copied().zip(out.clone()).collect();
-            write_atomic(file, &encode(&entries, &self.identity)).map_err(|e| {
+            crate::policy::write_atomic(file, &encode(&entries, &self.identity)).map_err(|e| {
                 SemanticError::Cache {
                     file: file.display().to_string(),
                     detail: e.to_string(),
@@ -201,15 +201,6 @@ fn decode(bytes: &[u8], identity: &str) -> Option<Vec<(Key, Vector)>> {
             })
             .collect(),
     )
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("embeddings.tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }
 
 /// The shipped cache for `texts`, embedded afresh (what

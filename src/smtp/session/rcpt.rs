@@ -31,8 +31,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             return Reply::new(501, "5.1.3", format!("Bad recipient address <{address}>"));
         }
         let domain = domain_of(&address).to_ascii_lowercase();
+        let policy = self.context.policy.load();
+        let council_domain = policy.directory.is_council_domain(&domain);
         let allowed = match self.config.listener {
-            ListenerKind::Inbound => self.context.is_council_domain(&domain),
+            ListenerKind::Inbound => council_domain,
             ListenerKind::Submission => self.config.trusted || self.authenticated.is_some(),
         };
         if !allowed {
@@ -51,7 +53,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 ),
             };
         }
-        if self.context.is_council_domain(&domain) && !self.context.mailbox_exists(&address) {
+        if council_domain && !policy.directory.mailbox_exists(&address) {
             return Reply::new(
                 550,
                 "5.1.1",
