@@ -131,3 +131,123 @@ async fn hostile_names_are_shown_as_what_they_are_and_no_page_is_wider_than_a_ph
     d.quit().await;
     gw.stop().await;
 }
+
+/// The serious and critical accessibility violations axe-core finds on the
+/// page open in `d` (axe-core from tests/a11y, which `.ci/run` installs).
+async fn axe(d: &Driver, what: &str) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/a11y/node_modules/axe-core/axe.min.js"
+    );
+    let Ok(src) = std::fs::read_to_string(path) else {
+        if std::env::var("CI").is_ok() {
+            panic!("axe-core is required in CI (.ci/run installs it into tests/a11y)");
+        }
+        eprintln!("SKIPPED: the accessibility check (npm ci --prefix tests/a11y)");
+        return;
+    };
+    d.script(&format!("{src}\nreturn typeof axe;")).await;
+    let found = d
+        .script(
+            "return axe.run(document, {resultTypes: ['violations']}).then(r => r.violations \
+             .filter(v => v.impact === 'serious' || v.impact === 'critical') \
+             .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', ')));",
+        )
+        .await;
+    let list = found.as_array().cloned().unwrap_or_default();
+    assert!(
+        found.is_array() && list.is_empty(),
+        "{what}: accessibility violations: {found}"
+    );
+}
+
+/// Where an element's bottom edge is, in CSS pixels from the top of the
+/// viewport.
+async fn bottom_of(d: &Driver, css: &str) -> f64 {
+    d.script(&format!(
+        "return document.querySelector({css:?}).getBoundingClientRect().bottom;"
+    ))
+    .await
+    .as_f64()
+    .unwrap_or(f64::MAX)
+}
+
+fn screenshot(name: &str, png: Vec<u8>) {
+    if let Ok(dir) = std::env::var("CG_SCREENSHOTS") {
+        std::fs::write(format!("{dir}/{name}.png"), png).expect("screenshot");
+    }
+}
+
+/// The clerk's path on a phone: the notice's link, signing in, and the
+/// message's page with Release on the first screen — one tap to release —
+/// then the queue and its bulk confirmation on a desktop. Every page is
+/// checked with axe-core.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_the_notice_link_to_a_released_message_in_one_tap_on_a_phone() {
+    if !require("chromium") || !require("chromedriver") {
+        return;
+    }
+    let (sink, _cfg, gw) = gateway_with_sink().await;
+    hold(&gw, "Subject: Pavilion doors\r\n\r\nAlex,\r\n\r\nI need you to repaint the pavilion doors before the fete on Saturday. The contractor can start on Monday.\r\n\r\nMark\r\n\r\nOn Tue, 1 Dec 2026 at 09:00, Alex Green <alex.green@example-tc.gov.uk> wrote:\r\n> Which colour should the doors be?\r\n").await;
+    let id = gw.held().await[0].id.clone();
+    let base = format!("http://{}", gw.web);
+    let d = Driver::start().await;
+    d.viewport(390, 844).await;
+    // The link in the reviewer's notice.
+    d.goto(&format!("{base}/held/{id}")).await;
+    assert!(d.url().await.contains("/login?next="), "{}", d.url().await);
+    d.wait_for_source("Log in").await;
+    axe(&d, "login").await;
+    d.type_into("#name", "clerk@example-tc.gov.uk").await;
+    d.type_into("#password", common::pages::PASSWORD).await;
+    d.click("form.stack button[type=submit]").await;
+    let page = d
+        .wait_for_source("Held: Councillors do not give instructions to junior staff")
+        .await;
+    assert!(
+        d.url().await.ends_with(&format!("/held/{id}")),
+        "lands on the message"
+    );
+    assert!(page.contains("<mark>I need you to repaint"), "{page}");
+    let bottom = bottom_of(&d, "button[value=release]").await;
+    assert!(
+        bottom <= 844.0,
+        "Release is on the first screen of a phone (bottom at {bottom} px)"
+    );
+    assert!(d.overflow().await <= 0, "no wider than a phone");
+    axe(&d, "message page (phone)").await;
+    screenshot("decision-390", d.screenshot().await);
+    d.click("button[value=release]").await;
+    d.wait_for_source("is now released").await;
+    let got = sink.wait_for(4, Duration::from_secs(15)).await;
+    assert!(
+        got.iter()
+            .any(|m| m.mail_from == "cllr.patel@example-tc.gov.uk"),
+        "released and delivered"
+    );
+    // On a desktop: another held message, the queue, a bulk confirmation.
+    hold(&gw, "Subject: Bins\r\n\r\nAlex,\r\n\r\nI want you to empty the bins at the play area today.\r\n\r\nMark\r\n").await;
+    let id = gw.held().await[0].id.clone();
+    d.viewport(1280, 900).await;
+    d.goto(&format!("{base}/held/{id}")).await;
+    d.wait_for_source("Held: Councillors do not give instructions to junior staff")
+        .await;
+    axe(&d, "message page (desktop)").await;
+    screenshot("decision-1280", d.screenshot().await);
+    d.goto(&format!("{base}/")).await;
+    let queue = d.wait_for_source("Bins").await;
+    assert!(
+        queue.contains("Councillors do not give instructions to junior staff"),
+        "{queue}"
+    );
+    axe(&d, "queue").await;
+    screenshot("queue-1280", d.screenshot().await);
+    d.click("td.pick input").await;
+    d.click("button[value=delete]").await;
+    d.wait_for_source("Delete 1 message?").await;
+    axe(&d, "bulk confirmation").await;
+    d.click("button[value=delete]").await;
+    d.wait_for_source("1 message is now deleted").await;
+    d.quit().await;
+    gw.stop().await;
+}

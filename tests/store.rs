@@ -36,6 +36,7 @@ fn held(id: &str) -> Held {
         reason: None,
         note: None,
         effect_done: true,
+        withheld: vec![],
     }
 }
 

@@ -40,6 +40,7 @@ impl Pipeline {
         if !verdict.rules.is_empty() {
             self.record_event(envelope, message, &verdict, queue_id);
         }
+        let mut reviewers = Vec::new();
         let outcome = match verdict.decision {
             Decision::Reject => {
                 return Outcome::Rejected {
@@ -55,10 +56,13 @@ impl Pipeline {
                     .hold(envelope, message, &mut verdict, queue_id)
                     .await
                 {
-                    Ok(()) => Outcome::Held {
-                        id: queue_id.to_string(),
-                        rules,
-                    },
+                    Ok(r) => {
+                        reviewers = r;
+                        Outcome::Held {
+                            id: queue_id.to_string(),
+                            rules,
+                        }
+                    }
                     Err(e) => {
                         warn!(error = %e, "cannot store held message");
                         return Outcome::NotStored;
@@ -92,7 +96,7 @@ impl Pipeline {
             }
         };
         if notify {
-            self.notify_sender(envelope, message, &verdict, snapshot)
+            self.notify_sender(envelope, message, &verdict, snapshot, &reviewers)
                 .await;
         }
         outcome
@@ -106,12 +110,30 @@ impl Pipeline {
         message: &View<'_>,
         verdict: &Verdict,
         snapshot: &Snapshot,
+        reviewers: &[String],
     ) {
         let subject = crate::message::visible::visible(message.subject());
         let mut body = String::new();
+        let dir = &snapshot.directory;
+        let po = dir.proper_officer();
+        let po_reviews =
+            reviewers.is_empty() || reviewers.iter().any(|r| dir.person_id(r) == Some(po));
         let title = match verdict.decision {
-            Decision::Hold => {
+            Decision::Hold if po_reviews => {
                 body.push_str("Your message has been held for review by the Proper Officer (the Clerk) under the council's councillor-officer protocol. It has not been delivered yet.\n\n");
+                format!("Held for review: {subject}")
+            }
+            Decision::Hold => {
+                // The Proper Officer is a party to it: the sender is told
+                // who reviews it instead.
+                let who: Vec<String> = reviewers
+                    .iter()
+                    .map(|r| crate::review::role_of(snapshot, r))
+                    .collect();
+                body.push_str(&format!(
+                    "Your message has been held under the council's councillor-officer protocol. It has not been delivered yet. Because it concerns the Proper Officer (the Clerk), it will be reviewed by {} instead.\n\n",
+                    who.join(" or ")
+                ));
                 format!("Held for review: {subject}")
             }
             _ => format!("Redirected under the council protocol: {subject}"),
@@ -130,7 +152,12 @@ impl Pipeline {
             }
         }
         if verdict.decision == Decision::Hold {
-            body.push_str("What happens next: the Proper Officer will release it, send it on to the right person, or return it to you with a note. You do not need to send it again.\n");
+            let reviewer = if po_reviews {
+                "the Proper Officer"
+            } else {
+                "the reviewer"
+            };
+            body.push_str(&format!("What happens next: {reviewer} will release it, send it on to the right person, or return it to you with a note. You do not need to send it again.\n"));
         }
         self.review
             .notices

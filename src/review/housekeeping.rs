@@ -37,6 +37,10 @@ impl Review {
         }
         let purge_before = now - self.settings.retention_days as i64 * 86_400;
         let purged = self.store.purge_decided(purge_before).await?;
+        // A used link is kept past any link's expiry, then forgotten.
+        self.store
+            .purge_used_links(now - 2 * super::links::LINK_DAYS * 86_400)
+            .await?;
         if purged > 0 {
             info!(
                 count = purged,

@@ -8,9 +8,11 @@
 //! - [`Review`] (here): holding and deciding.
 //! - [`reviewers`]: who reviews, who is a party, how people are described.
 //! - [`notices`]: notices to senders and reviewers.
+//! - [`links`]: the signed one-tap links reviewers' notices carry.
 //! - `housekeeping`: the background round ([`Review::run`]).
 
 mod housekeeping;
+pub mod links;
 pub mod notices;
 pub mod reviewers;
 
@@ -62,14 +64,14 @@ impl Review {
     /// Stores a held message (with its pending changes) durably and tells
     /// its reviewers. `message` is the message as received, `verdict` the
     /// one that held it (its rewritten message, if any, is what a release
-    /// delivers).
+    /// delivers). Returns who reviews it.
     pub async fn hold(
         &self,
         envelope: &Envelope,
         message: &View<'_>,
         verdict: &mut Verdict,
         id: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         let snapshot = self.policy.load();
         let from_header = message.from_addresses();
         let (reviewers, barred) =
@@ -96,11 +98,12 @@ impl Review {
             reason: None,
             note: None,
             effect_done: true,
+            withheld: Vec::new(),
         };
         self.store.hold(&held).await?;
         let stored = self.store.get(id).await?;
         self.notices.tell_reviewers(&snapshot, &stored, false).await;
-        Ok(())
+        Ok(stored.reviewers)
     }
 
     /// Decides and carries the decision out. The effect is done after the
@@ -130,16 +133,40 @@ impl Review {
         }
         let envelope = Some(held.envelope.clone());
         let result = match held.state {
-            HeldState::Released => self
-                .queue
-                .enqueue(
-                    &held.mail_from,
-                    &held.recipients,
-                    Arc::new(held.message.clone()),
-                    envelope,
-                )
-                .await
-                .map(|_| ()),
+            HeldState::Released => {
+                let to = held.delivered_to();
+                let r = if to.is_empty() {
+                    Ok(())
+                } else {
+                    self.queue
+                        .enqueue(
+                            &held.mail_from,
+                            &to,
+                            Arc::new(held.message.clone()),
+                            envelope,
+                        )
+                        .await
+                        .map(|_| ())
+                };
+                if r.is_ok() && !held.withheld.is_empty() {
+                    // A release to some recipients: the sender learns who
+                    // did not receive it, and why.
+                    self.tell_sender(
+                        snapshot,
+                        held,
+                        &format!("Delivered to some recipients only: {}", visible(&held.subject)),
+                        &format!(
+                            "Your message \"{}\" was held under the council's councillor-officer protocol. The reviewer released it to:\n{}\n\nIt was not delivered to:\n{}\n{}",
+                            visible(&held.subject),
+                            bullets(&to),
+                            bullets(&held.withheld),
+                            note_text(held)
+                        ),
+                    )
+                    .await;
+                }
+                r
+            }
             HeldState::SentToProperOfficer => {
                 let po = snapshot
                     .directory
@@ -216,6 +243,81 @@ impl Review {
     }
 }
 
+/// How much a rule's action weighs on a held message: what refused or held
+/// it first, then what changed it. The first rule by weight is the one that
+/// held it: the page's headline, the queue's column, the default reason.
+pub fn action_weight(action: &str) -> usize {
+    ["reject", "hold", "redirect", "copy", "annotate", "flag"]
+        .iter()
+        .position(|x| action == *x)
+        .unwrap_or(9)
+}
+
+/// The rule that held a message (see [`action_weight`]).
+pub fn holding_rule(verdict: &Verdict) -> Option<&crate::policy::verdict::RuleHit> {
+    verdict
+        .rules
+        .iter()
+        .filter(|r| !r.action.starts_with("monitor"))
+        .min_by_key(|r| action_weight(&r.action))
+}
+
+/// The evidence that says most about why a rule fired: its first line that
+/// is not about who wrote to whom (sender, recipients, period), else its
+/// first line.
+pub fn headline_evidence(evidence: &[String]) -> Option<&str> {
+    const STRUCTURAL: &[&str] = &[
+        "sender:",
+        "sender verified",
+        "sender not verified",
+        "period:",
+        "recipient:",
+        "no recipient is",
+        "an exemption",
+    ];
+    evidence
+        .iter()
+        .find(|e| !STRUCTURAL.iter().any(|p| e.starts_with(p)))
+        .or(evidence.first())
+        .map(String::as_str)
+}
+
+/// The default reason for deciding on a message held under `rule`.
+pub fn rule_reason(snapshot: &Snapshot, rule: &str) -> Option<String> {
+    snapshot
+        .rules
+        .iter()
+        .find(|x| x.def.id == rule)
+        .filter(|x| !x.def.title.is_empty())
+        .map(|x| format!("{}: {}", x.def.id, x.def.title))
+}
+
+/// The standard note a one-tap Return sends: the rule's title and the
+/// first words of the protocol behind it.
+pub fn template_note(snapshot: &Snapshot, rule: &str) -> String {
+    let def = snapshot
+        .rules
+        .iter()
+        .find(|x| x.def.id == rule)
+        .map(|x| &x.def);
+    let mut note =
+        String::from("Your message was returned under the council's councillor-officer protocol");
+    if let Some(d) = def {
+        note.push_str(&format!(": {}.", d.title.trim_end_matches('.')));
+        let words = d.reference.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !words.is_empty() {
+            note.push_str(&format!("\n\nThe protocol says: \"{words}\""));
+            if !d.source.is_empty() {
+                note.push_str(&format!(" ({})", d.source));
+            }
+        }
+    } else {
+        note.push('.');
+    }
+    note.push_str("\n\nPlease raise the matter with the Proper Officer (the Clerk), or write again in a way the protocol allows.");
+    note
+}
+
 /// Records a decision without carrying it out: for a process that is not
 /// the gateway (the `held` command). The running gateway carries it out
 /// within seconds ([`housekeeping`]).
@@ -243,6 +345,13 @@ pub async fn record(
         "held message decided"
     );
     Ok(held)
+}
+
+fn bullets(list: &[String]) -> String {
+    list.iter()
+        .map(|a| format!("  - {}", visible(a)))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn note_text(held: &Held) -> String {

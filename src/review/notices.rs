@@ -13,6 +13,8 @@ use crate::policy::Snapshot;
 use crate::queue::Queue;
 use crate::store::Held;
 
+use super::links::{ActionLinks, LinkAction};
+
 /// Who notices come from, and the queue they go into.
 #[derive(Clone)]
 pub struct Notices {
@@ -21,6 +23,8 @@ pub struct Notices {
     /// The review pages, for links in reviewers' notices.
     base_url: String,
     queue: Arc<Queue>,
+    /// Signs the one-tap links in reviewers' notices (none: plain links).
+    links: Option<ActionLinks>,
 }
 
 impl Notices {
@@ -30,7 +34,19 @@ impl Notices {
             postmaster,
             base_url,
             queue,
+            links: None,
         }
+    }
+
+    /// Reviewers' notices carry one-tap links signed with `links`.
+    pub fn with_links(mut self, links: ActionLinks) -> Self {
+        self.links = Some(links);
+        self
+    }
+
+    /// What signs and checks action links.
+    pub fn links(&self) -> Option<&ActionLinks> {
+        self.links.as_ref()
     }
 
     /// Queues one notice to `to`.
@@ -100,17 +116,47 @@ impl Notices {
             format!("Held for your review: {}", visible(&held.subject))
         };
         let mut body = format!(
-            "A message has been held under the council's councillor-officer protocol and needs your review.\n\nFrom: {}\nTo: {}\nSubject: {}\nRules: {}\n\nReview it here: {link}\n\nIf nobody decides by {expires}, it will be returned to its sender.\n",
-            held.mail_from,
+            "A message has been held under the council's councillor-officer protocol and needs your review.\n\nFrom: {}\nTo: {}\nSubject: {}\nHeld by: {}\n",
+            visible(&held.mail_from),
             held.recipients.join(", "),
             visible(&held.subject),
-            held.rules.join(", ")
+            super::holding_rule(&held.verdict)
+                .and_then(|r| super::rule_reason(snapshot, &r.id))
+                .unwrap_or_else(|| held.rules.join(", "))
         );
-        if !held.barred.is_empty() {
-            body.push_str("\nThe Proper Officer is a party to this message, so it has been sent to you to review instead.\n");
+        if let Some(e) =
+            super::holding_rule(&held.verdict).and_then(|r| super::headline_evidence(&r.evidence))
+        {
+            body.push_str(&format!("Evidence: {}\n", visible(e)));
         }
+        body.push_str(&format!("\nOpen it: {link}\n"));
+        let tail = {
+            let mut t =
+                format!("\nIf nobody decides by {expires}, it will be returned to its sender.\n");
+            if !held.barred.is_empty() {
+                t.push_str("\nThe Proper Officer is a party to this message, so it has been sent to you to review instead.\n");
+            }
+            t
+        };
+        let now = chrono::Utc::now().timestamp();
         for to in &held.reviewers {
-            self.send(&snapshot.directory.council_name, to, &subject, &body, None)
+            let mut text = body.clone();
+            if let Some(links) = &self.links {
+                // One-tap links, for this reviewer only; each asks to
+                // confirm after signing in, and works once.
+                for (label, action) in [
+                    ("Release it", LinkAction::Release),
+                    (
+                        "Return it to the sender with the standard note",
+                        LinkAction::Return,
+                    ),
+                ] {
+                    let l = links.make(&held.id, action, to, now, held.expires);
+                    text.push_str(&format!("{label}: {}\n", links.url(&l)));
+                }
+            }
+            text.push_str(&tail);
+            self.send(&snapshot.directory.council_name, to, &subject, &text, None)
                 .await;
         }
     }

@@ -15,8 +15,9 @@ const PARTY_RULES: &[&str] = &[
     "staffing-matters",
 ];
 
-/// Whether the Proper Officer is a party to a message: its sender, or the
-/// officer its evidence is about.
+/// Whether the Proper Officer is a party to a message: its sender, the
+/// officer its evidence names, or — when it is written to her — the "you"
+/// its evidence speaks to.
 pub fn proper_officer_is_party(
     snapshot: &Snapshot,
     envelope: &Envelope,
@@ -51,6 +52,15 @@ pub fn proper_officer_is_party(
         ]
         .map(String::from),
     );
+    // Written to the Proper Officer, evidence that speaks to its reader
+    // ("you", "your report") is about her too.
+    let addressed = envelope
+        .rcpt_to
+        .iter()
+        .any(|r| dir.classify(r) == Party::Person(po));
+    if addressed {
+        names.extend(["you", "your", "yours", "yourself"].map(String::from));
+    }
     verdict
         .rules
         .iter()
@@ -59,17 +69,23 @@ pub fn proper_officer_is_party(
         .filter(|e| !e.starts_with("sender:") && !e.starts_with("recipient:"))
         .any(|e| {
             let e = e.to_lowercase();
-            names.iter().any(|n| {
-                e.match_indices(n.as_str()).any(|(i, _)| {
-                    let before = e[..i].chars().last().is_none_or(|c| !c.is_alphanumeric());
-                    let after = e[i + n.len()..]
-                        .chars()
-                        .next()
-                        .is_none_or(|c| !c.is_alphanumeric());
-                    before && after
-                })
-            })
+            names.iter().any(|n| has_word(&e, n))
         })
+}
+
+/// Whether `phrase` stands in `text` as whole words.
+fn has_word(text: &str, phrase: &str) -> bool {
+    text.match_indices(phrase).any(|(i, _)| {
+        let before = text[..i]
+            .chars()
+            .last()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let after = text[i + phrase.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric());
+        before && after
+    })
 }
 
 /// Who reviews a held message and who must not act on it.

@@ -141,12 +141,19 @@ impl App {
             store.clone(),
             now,
         ));
+        // The key that signs one-tap links, shared by the gateways on
+        // this store.
+        let links = crate::review::links::ActionLinks::new(
+            &store.secret("action-links").await?,
+            &settings.web.base_url,
+        );
         let notices = Notices::new(
             hostname.clone(),
             postmaster.clone(),
             settings.web.base_url.clone(),
             queue.clone(),
-        );
+        )
+        .with_links(links);
         let review = Review::new(
             store.clone(),
             policy.clone(),

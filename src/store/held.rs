@@ -5,7 +5,7 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use super::rows::{HELD_COLUMNS, held_from, list};
-use super::{Held, HeldState, ReviewDecision, Store, StoreError, audit};
+use super::{Earlier, Held, HeldState, ReviewDecision, Store, StoreError, audit};
 
 impl Store {
     /// Stores a held message (in state `held`, whatever `h` says) and its
@@ -90,15 +90,17 @@ impl Store {
             actor,
             reason,
             note,
+            withheld,
         } = decision;
         let action = *action;
         let mut tx = self.pool.begin().await?;
-        let changed = sqlx::query("UPDATE held SET state = $1, decided_by = $2, decided_at = $3, reason = $4, note = $5, effect_done = 0, effect_claimed = 0 WHERE id = $6 AND state = 'held'")
+        let changed = sqlx::query("UPDATE held SET state = $1, decided_by = $2, decided_at = $3, reason = $4, note = $5, withheld = $6, effect_done = 0, effect_claimed = 0 WHERE id = $7 AND state = 'held'")
             .bind(action.state().as_str())
             .bind(actor)
             .bind(now)
             .bind(reason)
             .bind(note)
+            .bind(list(withheld))
             .bind(id)
             .execute(&mut *tx)
             .await?
@@ -113,12 +115,90 @@ impl Store {
             });
         }
         let mut detail = format!("{}; reason: {reason}", action.state());
+        if !withheld.is_empty() {
+            detail.push_str(&format!("; not delivered to: {}", withheld.join(", ")));
+        }
         if !note.trim().is_empty() {
             detail.push_str(&format!("; note: {}", note.trim()));
         }
         audit::append(&mut tx, actor, action.state().as_str(), id, &detail).await?;
         tx.commit().await?;
         self.get(id).await
+    }
+
+    /// Undoes a deletion: a deleted message whose text the records policy
+    /// has not yet removed waits for review again, and the audit log says
+    /// who restored it.
+    pub async fn restore(&self, id: &str, actor: &str) -> Result<Held, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query("UPDATE held SET state = 'held', decided_by = NULL, decided_at = NULL, reason = NULL, note = NULL, withheld = '[]', effect_done = 1, effect_claimed = 0 WHERE id = $1 AND state = 'deleted' AND length(message) > 0")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed != 1 {
+            tx.rollback().await?;
+            let held = self.get(id).await?;
+            return Err(StoreError::Refused(if held.state == HeldState::Deleted {
+                "its text has been removed under the records policy, so it cannot be restored"
+                    .into()
+            } else {
+                format!("it is {}, not deleted", held.state)
+            }));
+        }
+        audit::append(
+            &mut tx,
+            actor,
+            "restored",
+            id,
+            "deletion undone; waiting for review again",
+        )
+        .await?;
+        tx.commit().await?;
+        self.get(id).await
+    }
+
+    /// The ids of the messages waiting for review, oldest first (the
+    /// review page's previous and next).
+    pub async fn waiting_ids(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM held WHERE state = 'held' ORDER BY created, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("id")?))
+            .collect()
+    }
+
+    /// The sender's other held messages since `since`, newest first (at
+    /// most `limit`): the review page's pattern.
+    pub async fn earlier_from(
+        &self,
+        mail_from: &str,
+        since: i64,
+        except: &str,
+        limit: i64,
+    ) -> Result<Vec<Earlier>, StoreError> {
+        let rows = sqlx::query("SELECT id, created, subject, state, rules FROM held WHERE lower(mail_from) = lower($1) AND created >= $2 AND id <> $3 ORDER BY created DESC LIMIT $4")
+            .bind(mail_from)
+            .bind(since)
+            .bind(except)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let state: String = r.try_get("state")?;
+                Ok(Earlier {
+                    id: r.try_get("id")?,
+                    created: r.try_get("created")?,
+                    subject: r.try_get("subject")?,
+                    state: HeldState::parse(&state).ok_or_else(|| {
+                        StoreError::Data(format!("held message: no state {state:?}"))
+                    })?,
+                    rules: super::rows::unlist(&r.try_get::<String, _>("rules")?),
+                })
+            })
+            .collect()
     }
 
     /// Claims a decision's effect for this process: only the claimer carries

@@ -18,6 +18,7 @@ pub mod audit;
 mod held;
 pub mod records;
 mod rows;
+mod secrets;
 mod users;
 
 use std::sync::Once;
@@ -29,7 +30,7 @@ use sqlx::{AnyPool, AssertSqlSafe};
 
 pub use audit::{AuditEntry, ChainReport};
 pub use records::{ConfigVersion, Event, RuleStats};
-pub use rows::{Action, Held, HeldState, Login, ReviewDecision, Session, User, UserRole};
+pub use rows::{Action, Earlier, Held, HeldState, Login, ReviewDecision, Session, User, UserRole};
 pub(crate) use rows::{list, unlist};
 
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +144,8 @@ impl Store {
             "CREATE TABLE IF NOT EXISTS config_history (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, version TEXT NOT NULL, trigger_ TEXT NOT NULL, directory TEXT NOT NULL, rules TEXT NOT NULL, wordlists TEXT NOT NULL, diff TEXT NOT NULL)".to_string(),
             "CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, at BIGINT NOT NULL, decision TEXT NOT NULL, rules TEXT NOT NULL, monitored TEXT NOT NULL, mail_from TEXT NOT NULL, recipients TEXT NOT NULL, subject TEXT NOT NULL, policy TEXT NOT NULL)".to_string(),
             "CREATE INDEX IF NOT EXISTS events_at ON events (at)".to_string(),
+            "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)".to_string(),
+            "CREATE TABLE IF NOT EXISTS used_links (nonce TEXT PRIMARY KEY, held_id TEXT NOT NULL, at BIGINT NOT NULL)".to_string(),
         ];
         // Two gateways starting together may race to create a table; the
         // loser's error is harmless once the table exists.
@@ -174,6 +177,7 @@ impl Store {
             ("users", "disabled", "BIGINT NOT NULL DEFAULT 0"),
             ("users", "last_sign_in", "BIGINT NOT NULL DEFAULT 0"),
             ("smtp_logins", "disabled", "BIGINT NOT NULL DEFAULT 0"),
+            ("held", "withheld", "TEXT NOT NULL DEFAULT '[]'"),
         ];
         for (table, column, kind) in ADDED {
             let probe = format!("SELECT {column} FROM {table} LIMIT 0");

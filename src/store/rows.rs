@@ -65,6 +65,9 @@ pub struct ReviewDecision {
     pub reason: String,
     /// A note (sent to the sender when returning).
     pub note: String,
+    /// For a release: recipients the reviewer chose not to deliver to
+    /// (a release to some recipients); empty releases to all.
+    pub withheld: Vec<String>,
 }
 
 impl ReviewDecision {
@@ -74,7 +77,14 @@ impl ReviewDecision {
             actor: actor.to_string(),
             reason: reason.to_string(),
             note: note.to_string(),
+            withheld: Vec::new(),
         }
+    }
+
+    /// The same decision, delivered to all recipients but `withheld`.
+    pub fn withholding(mut self, withheld: Vec<String>) -> Self {
+        self.withheld = withheld;
+        self
     }
 }
 
@@ -204,6 +214,29 @@ pub struct Held {
     pub reason: Option<String>,
     pub note: Option<String>,
     pub effect_done: bool,
+    /// Recipients a release did not deliver to (the reviewer's choice).
+    pub withheld: Vec<String>,
+}
+
+impl Held {
+    /// Who a release delivers to: the recipients the reviewer kept.
+    pub fn delivered_to(&self) -> Vec<String> {
+        self.recipients
+            .iter()
+            .filter(|r| !self.withheld.iter().any(|w| w.eq_ignore_ascii_case(r)))
+            .cloned()
+            .collect()
+    }
+}
+
+/// A sender's other held message, for the review page's pattern.
+#[derive(Debug, Clone)]
+pub struct Earlier {
+    pub id: String,
+    pub created: i64,
+    pub subject: String,
+    pub state: HeldState,
+    pub rules: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -243,7 +276,7 @@ pub(crate) fn unlist(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-pub(super) const HELD_COLUMNS: &str = "id, created, expires, mail_from, recipients, envelope, subject, rules, verdict, message, original, state, reviewers, barred, decided_by, decided_at, reason, note, effect_done";
+pub(super) const HELD_COLUMNS: &str = "id, created, expires, mail_from, recipients, envelope, subject, rules, verdict, message, original, state, reviewers, barred, decided_by, decided_at, reason, note, effect_done, withheld";
 
 fn json<T: serde::de::DeserializeOwned>(what: &str, id: &str, text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text)
@@ -275,5 +308,6 @@ pub(super) fn held_from(row: &AnyRow) -> Result<Held, StoreError> {
         reason: row.try_get::<Option<String>, _>("reason")?,
         note: row.try_get::<Option<String>, _>("note")?,
         effect_done: row.try_get::<i64, _>("effect_done")? != 0,
+        withheld: unlist(&get_s("withheld")?),
     })
 }

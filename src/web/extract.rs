@@ -66,7 +66,8 @@ impl<R: Role> FromRequestParts<Shared> for SignedIn<R> {
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
         let page = parts.method == Method::GET || parts.method == Method::HEAD;
         let Some((token, session)) = session(state, &parts.headers).await else {
-            return Err(refuse(page));
+            let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            return Err(refuse(page, next));
         };
         if R::ADMIN && session.role != crate::store::UserRole::Admin {
             return Err(error_page(

@@ -3,14 +3,14 @@
 use std::net::SocketAddr;
 
 use askama::Template;
-use axum::extract::{ConnectInfo, Form, State};
+use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
 
 use super::extract::{CsrfOnly, SignedForm, SignedIn};
-use super::render::{Chrome, council, render};
+use super::render::{Chrome, council, local_path, render};
 use super::{LOGIN_COOKIE, SESSION_COOKIE, Shared, client_ip, harden};
 use crate::auth;
 use crate::store::Session;
@@ -62,10 +62,22 @@ pub(super) fn session_cookie(state: &Shared, value: &str, max_age: i64) -> Heade
 struct LoginPage {
     chrome: Chrome,
     error: String,
+    /// The page to go to after signing in (a path on this site).
+    next: String,
 }
 
-pub async fn login_form(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    login_page(&state, &headers, "", StatusCode::OK)
+#[derive(Deserialize, Default)]
+pub struct LoginQuery {
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn login_form(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    login_page(&state, &headers, "", &q.next, StatusCode::OK)
 }
 
 /// The login form. Its CSRF token is kept while the cookie lives, so a
@@ -75,6 +87,7 @@ pub(super) fn login_page(
     state: &Shared,
     headers: &HeaderMap,
     error: &str,
+    next: &str,
     status: StatusCode,
 ) -> Response {
     let token = cookie(headers, LOGIN_COOKIE)
@@ -87,6 +100,7 @@ pub(super) fn login_page(
                 ..Chrome::new(council(state), None)
             },
             error: error.to_string(),
+            next: local_path(next).unwrap_or_default().to_string(),
         },
         status,
     );
@@ -106,6 +120,8 @@ pub struct LoginForm {
     name: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    next: String,
 }
 
 pub async fn login(
@@ -120,6 +136,7 @@ pub async fn login(
             &state,
             &headers,
             "The form had expired. Please try again.",
+            &form.next,
             StatusCode::FORBIDDEN,
         );
     }
@@ -146,6 +163,7 @@ pub async fn login(
                     "Too many failed attempts. Try again in {} seconds.",
                     wait.as_secs().max(1)
                 ),
+                &form.next,
                 StatusCode::TOO_MANY_REQUESTS,
             );
         }
@@ -156,6 +174,7 @@ pub async fn login(
                 &state,
                 &headers,
                 "The user name or password is not right.",
+                &form.next,
                 StatusCode::UNAUTHORIZED,
             );
         }
@@ -164,6 +183,7 @@ pub async fn login(
                 &state,
                 &headers,
                 "Too many sign-ins are being checked just now. Please try again in a moment.",
+                &form.next,
                 StatusCode::SERVICE_UNAVAILABLE,
             );
         }
@@ -173,6 +193,7 @@ pub async fn login(
             &state,
             &headers,
             "The user name or password is not right.",
+            &form.next,
             StatusCode::UNAUTHORIZED,
         );
     };
@@ -191,6 +212,7 @@ pub async fn login(
             &state,
             &headers,
             "Logging in failed; please try again.",
+            &form.next,
             StatusCode::SERVICE_UNAVAILABLE,
         );
     }
@@ -209,7 +231,8 @@ pub async fn login(
             &format!("logged in from {}", client_ip(&addr)),
         )
         .await;
-    let mut resp = Redirect::to("/").into_response();
+    // Back to the page that sent the reader to sign in (a notice's link).
+    let mut resp = Redirect::to(local_path(&form.next).unwrap_or("/")).into_response();
     resp.headers_mut().append(
         header::SET_COOKIE,
         session_cookie(&state, &token, hours * 3600),

@@ -1,7 +1,7 @@
 //! One held message: why it was held (rules, evidence, the protocol's words), its text, the sanitised HTML preview, attachments, history, and the decision.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use mail_parser::{MessageParser, MimeHeaders, PartType};
@@ -23,6 +23,20 @@ struct RuleView {
     evidence: Vec<String>,
 }
 
+/// The rule that held (or refused) the message, as the top of the page
+/// shows it: its title, one line of the protocol's words, and the sentence.
+struct Holding {
+    title: String,
+    action: String,
+    /// The first sentence of the protocol's words.
+    why: String,
+    source: String,
+    /// The evidence sentence, escaped, marked.
+    sentence_html: String,
+    /// Why the sentence counts (the evidence's bracketed part).
+    detail: String,
+}
+
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage {
@@ -30,6 +44,23 @@ struct MessagePage {
     id: String,
     subject: String,
     error: String,
+    flash: String,
+    /// "Mark Patel, councillor", and the same for the recipients.
+    from_name: String,
+    to_names: String,
+    age: String,
+    holding: Option<Holding>,
+    /// Two or more other held messages from the sender in 30 days.
+    pattern: bool,
+    /// (id, when, subject, state, rules).
+    earlier: Vec<(String, String, String, String, String)>,
+    /// A deleted message whose text is still kept.
+    restorable: bool,
+    quoted: String,
+    quoted_lines: usize,
+    previous: String,
+    next: String,
+    withheld: String,
     state: String,
     from: String,
     from_role: String,
@@ -74,12 +105,85 @@ pub(super) async fn load(state: &Shared, s: &Session, id: &str) -> Result<Held, 
 /// The reason a reviewer gives when the rule was wrong about a message.
 pub const NOT_A_BREACH: &str = "In order — not a breach";
 
+/// What the page shows besides the message: its history, the sender's
+/// other held messages, and a line at the top.
+#[derive(Default)]
+pub(super) struct Around {
+    pub history: Vec<(String, String, String, String)>,
+    pub earlier: Vec<crate::store::Earlier>,
+    pub error: String,
+    pub flash: String,
+    /// The waiting messages before and after this one in the queue.
+    pub previous: String,
+    pub next: String,
+}
+
+impl Around {
+    pub(super) async fn of(state: &Shared, held: &Held) -> Around {
+        let since = held.created - 30 * 86_400;
+        let ids = state.review.store.waiting_ids().await.unwrap_or_default();
+        let at = ids.iter().position(|i| *i == held.id);
+        let (previous, next) = match at {
+            Some(i) => (
+                i.checked_sub(1).and_then(|j| ids.get(j)).cloned(),
+                ids.get(i + 1).cloned(),
+            ),
+            // Decided: the oldest waiting one is next.
+            None => (None, ids.first().cloned()),
+        };
+        Around {
+            previous: previous.unwrap_or_default(),
+            next: next.unwrap_or_default(),
+            history: history(state, &held.id).await,
+            earlier: state
+                .review
+                .store
+                .earlier_from(&held.mail_from, since, &held.id, 20)
+                .await
+                .unwrap_or_default(),
+            ..Around::default()
+        }
+    }
+
+    pub(super) fn error(mut self, e: &str) -> Around {
+        self.error = e.to_string();
+        self
+    }
+}
+
+/// The first sentence of a protocol's words, for the one line of why.
+fn first_sentence(text: &str) -> String {
+    let t = text.trim();
+    let end = t
+        .char_indices()
+        .find(|&(i, c)| {
+            matches!(c, '.' | ';' | '!' | '?')
+                && t[i + 1..].chars().next().is_none_or(char::is_whitespace)
+        })
+        .map(|(i, _)| i + 1)
+        .unwrap_or(t.len());
+    let one = &t[..end];
+    if one.chars().count() > 240 {
+        let cut: String = one.chars().take(240).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        one.to_string()
+    }
+}
+
+/// An evidence line split into its sentence and its bracketed why.
+fn evidence_parts(e: &str) -> (&str, &str) {
+    match e.rfind(" (") {
+        Some(i) if e.ends_with(')') => (&e[..i], &e[i + 2..e.len() - 1]),
+        _ => (e, ""),
+    }
+}
+
 pub(super) fn message_page(
     state: &Shared,
     s: &Session,
     held: &Held,
-    history: Vec<(String, String, String, String)>,
-    error: &str,
+    around: Around,
     status: StatusCode,
 ) -> Response {
     let snapshot = state.review.policy.load();
@@ -107,13 +211,7 @@ pub(super) fn message_page(
         });
     }
     // What held or refused it first, then what changed it.
-    let weight = |a: &str| {
-        ["reject", "hold", "redirect", "copy", "annotate", "flag"]
-            .iter()
-            .position(|x| a == *x)
-            .unwrap_or(9)
-    };
-    rules.sort_by_key(|r| weight(&r.action));
+    rules.sort_by_key(|r| review::action_weight(&r.action));
     // The rule that held it is the first reason, so the default never
     // tells the sender a copy rule's reason; "not a breach" is its own.
     let mut reasons: Vec<String> = rules
@@ -131,6 +229,36 @@ pub(super) fn message_page(
     } else {
         analysis.split.new_text.clone()
     };
+    // The rule that held it, its sentence marked as the text shows it.
+    let holding = rules.first().map(|r| {
+        let shown = r
+            .evidence
+            .iter()
+            .map(|e| evidence_parts(e))
+            .find(|(sentence, _)| sentence.len() >= 8 && text.contains(sentence));
+        let headline = review::headline_evidence(&r.evidence);
+        let (sentence_html, detail) = match (shown, headline) {
+            (Some((sentence, why)), _) => (
+                format!("<mark>{}</mark>", super::render::escape(sentence)),
+                why.to_string(),
+            ),
+            (None, Some(e)) => (super::render::escape(e), String::new()),
+            (None, None) => (String::new(), String::new()),
+        };
+        Holding {
+            title: if r.title.is_empty() {
+                r.id.clone()
+            } else {
+                r.title.clone()
+            },
+            action: r.action.clone(),
+            why: first_sentence(&r.reference),
+            source: r.source.clone(),
+            sentence_html,
+            detail,
+        }
+    });
+    let quoted = analysis.split.quoted.trim().to_string();
     let parsed = MessageParser::default().parse(&held.message);
     let has_html = parsed.as_ref().is_some_and(|m| {
         m.html_body.iter().any(|&i| {
@@ -169,7 +297,37 @@ pub(super) fn message_page(
             chrome: Chrome::new(snapshot.directory.council_name.clone(), Some(s)),
             id: held.id.clone(),
             subject: visible(&held.subject),
-            error: error.to_string(),
+            error: around.error,
+            flash: around.flash,
+            from_name: review::role_of(&snapshot, &held.mail_from),
+            to_names: held
+                .recipients
+                .iter()
+                .map(|r| review::role_of(&snapshot, r))
+                .collect::<Vec<_>>()
+                .join("; "),
+            age: super::render::age(held.created),
+            holding,
+            pattern: around.earlier.len() >= 2,
+            earlier: around
+                .earlier
+                .iter()
+                .map(|e| {
+                    (
+                        e.id.clone(),
+                        when(e.created),
+                        visible(&e.subject),
+                        e.state.to_string(),
+                        e.rules.join(", "),
+                    )
+                })
+                .collect(),
+            restorable: held.state == crate::store::HeldState::Deleted && !held.message.is_empty(),
+            quoted_lines: quoted.lines().count(),
+            previous: around.previous,
+            next: around.next,
+            quoted: visible(&quoted),
+            withheld: held.withheld.join(", "),
             state: held.state.to_string(),
             from: visible(&held.mail_from),
             from_role: review::role_of(&snapshot, &held.mail_from),
@@ -188,7 +346,7 @@ pub(super) fn message_page(
             headers,
             may_act: review::may_act(&snapshot, held, &s.user),
             reasons,
-            history,
+            history: around.history,
         },
         status,
     )
@@ -206,14 +364,25 @@ pub(super) async fn history(state: &Shared, id: &str) -> Vec<(String, String, St
         .collect()
 }
 
+#[derive(Deserialize, Default)]
+pub struct MessageQuery {
+    #[serde(default)]
+    done: String,
+}
+
 pub async fn message(
     State(state): State<Shared>,
     SignedIn { session: s, .. }: SignedIn,
     Path(id): Path<String>,
+    Query(q): Query<MessageQuery>,
 ) -> Result<Response, Response> {
     let held = load(&state, &s, &id).await?;
-    let h = history(&state, &id).await;
-    Ok(message_page(&state, &s, &held, h, "", StatusCode::OK))
+    let mut around = Around::of(&state, &held).await;
+    around.flash = match q.done.as_str() {
+        "restored" => "The deletion was undone: the message waits for review again.".into(),
+        _ => String::new(),
+    };
+    Ok(message_page(&state, &s, &held, around, StatusCode::OK))
 }
 
 /// The sanitised HTML part, for the sandboxed iframe.
@@ -309,19 +478,40 @@ pub async fn attachment(
     Ok(resp)
 }
 
-#[derive(Deserialize)]
+/// The decision form. Read as the list of its fields, because the
+/// recipients to deliver to are one repeated field (`deliver`).
+#[derive(Deserialize, Default)]
+#[serde(from = "Vec<(String, String)>")]
 pub struct DecideForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     action: String,
-    #[serde(default)]
     reason: String,
-    #[serde(default)]
     note: String,
     /// "yes" once the reviewer has confirmed a deletion.
-    #[serde(default)]
     confirm: String,
+    /// "yes" when the form offered the recipients to choose from.
+    choose: String,
+    /// The recipients ticked.
+    deliver: Vec<String>,
+}
+
+impl From<Vec<(String, String)>> for DecideForm {
+    fn from(fields: Vec<(String, String)>) -> Self {
+        let mut f = DecideForm::default();
+        for (k, v) in fields {
+            match k.as_str() {
+                "csrf" => f.csrf = v,
+                "action" => f.action = v,
+                "reason" => f.reason = v,
+                "note" => f.note = v,
+                "confirm" => f.confirm = v,
+                "choose" => f.choose = v,
+                "deliver" if f.deliver.len() < 1000 => f.deliver.push(v),
+                _ => {}
+            }
+        }
+        f
+    }
 }
 
 /// Asks before a message is deleted.
@@ -339,6 +529,57 @@ struct ConfirmDelete {
 impl super::extract::CsrfToken for DecideForm {
     fn csrf(&self) -> &str {
         &self.csrf
+    }
+}
+
+/// The held message's page again, with a line saying what went wrong.
+async fn again(state: &Shared, s: &Session, id: &str, why: &str, status: StatusCode) -> Response {
+    match load(state, s, id).await {
+        Ok(held) => {
+            let around = Around::of(state, &held).await.error(why);
+            message_page(state, s, &held, around, status)
+        }
+        Err(r) => r,
+    }
+}
+
+/// The page for a decision the store refused.
+pub(super) async fn refused(state: &Shared, s: &Session, id: &str, e: StoreError) -> Response {
+    match e {
+        StoreError::AlreadyDecided { state: st, by, .. } => {
+            again(
+                state,
+                s,
+                id,
+                &format!("{by} acted first: this message was already {st}."),
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+        StoreError::Refused(why) => error_page(
+            state,
+            Some(s),
+            StatusCode::FORBIDDEN,
+            "Not yours to decide",
+            &why,
+        ),
+        StoreError::NotFound(_) => error_page(
+            state,
+            Some(s),
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such held message.",
+        ),
+        e => {
+            tracing::warn!(error = %e, "decision failed");
+            error_page(
+                state,
+                Some(s),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable",
+                "The decision could not be recorded; please try again.",
+            )
+        }
     }
 }
 
@@ -388,69 +629,93 @@ pub async fn decide(
     if action == Action::Return && note.trim().is_empty() {
         // The sender is told why in the reviewer's words; an empty return
         // tells them nothing.
+        return again(
+            &state,
+            &s,
+            &id,
+            "Returning the message tells the sender why: write a note for them first.",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let mut decision = ReviewDecision::new(action, &s.user, &reason, &note);
+    if action == Action::Release && form.choose == "yes" {
+        // A release to some recipients: the ticked ones must be among the
+        // message's own, and at least one.
         let held = match load(&state, &s, &id).await {
             Ok(h) => h,
             Err(r) => return r,
         };
-        let h = history(&state, &id).await;
-        return message_page(
-            &state,
-            &s,
-            &held,
-            h,
-            "Returning the message tells the sender why: write a note for them first.",
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        let unknown = form
+            .deliver
+            .iter()
+            .any(|d| !held.recipients.iter().any(|r| r.eq_ignore_ascii_case(d)));
+        if unknown {
+            return error_page(
+                &state,
+                Some(&s),
+                StatusCode::BAD_REQUEST,
+                "Not understood",
+                "A recipient chosen is not one of the message's recipients.",
+            );
+        }
+        if form.deliver.is_empty() {
+            return again(
+                &state,
+                &s,
+                &id,
+                "Tick at least one recipient to release to, or return or delete the message.",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+        let withheld: Vec<String> = held
+            .recipients
+            .iter()
+            .filter(|r| !form.deliver.iter().any(|d| d.eq_ignore_ascii_case(r)))
+            .cloned()
+            .collect();
+        decision = decision.withholding(withheld);
     }
-    match state
-        .review
-        .decide(&id, &ReviewDecision::new(action, &s.user, &reason, &note))
-        .await
-    {
+    match state.review.decide(&id, &decision).await {
         Ok(held) => {
             let mut resp =
                 Redirect::to(&format!("/?done={}&state={}", held.id, held.state)).into_response();
             harden(&mut resp, "default-src 'none'");
             resp
         }
-        Err(StoreError::AlreadyDecided { state: st, by, .. }) => {
-            let held = match load(&state, &s, &id).await {
-                Ok(h) => h,
-                Err(r) => return r,
-            };
-            let h = history(&state, &id).await;
-            message_page(
-                &state,
-                &s,
-                &held,
-                h,
-                &format!("{by} acted first: this message was already {st}."),
-                StatusCode::CONFLICT,
-            )
-        }
-        Err(StoreError::Refused(why)) => error_page(
+        Err(e) => refused(&state, &s, &id, e).await,
+    }
+}
+
+/// Undoes a deletion while the message's text is kept.
+pub async fn restore(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    SignedForm {
+        user: SignedIn { session: s, .. },
+        ..
+    }: SignedForm<super::extract::CsrfOnly>,
+) -> Response {
+    let held = match load(&state, &s, &id).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    if !review::may_act(&state.review.policy.load(), &held, &s.user) {
+        return error_page(
             &state,
             Some(&s),
             StatusCode::FORBIDDEN,
             "Not yours to decide",
-            &why,
-        ),
-        Err(StoreError::NotFound(_)) => error_page(
-            &state,
-            Some(&s),
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such held message.",
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "decision failed");
-            error_page(
-                &state,
-                Some(&s),
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Unavailable",
-                "The decision could not be recorded; please try again.",
-            )
+            "You are a party to this message, so you cannot act on it.",
+        );
+    }
+    match state.review.store.restore(&id, &s.user).await {
+        Ok(_) => {
+            let mut resp = Redirect::to(&format!("/held/{id}?done=restored")).into_response();
+            harden(&mut resp, "default-src 'none'");
+            resp
         }
+        Err(e) => refused(&state, &s, &id, e).await,
     }
 }

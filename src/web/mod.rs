@@ -10,6 +10,7 @@
 //! iframe whose own response forbids scripts and remote loads, and
 //! attachments are downloaded, never rendered.
 
+mod act;
 mod admin;
 pub mod extract;
 mod login;
@@ -106,6 +107,9 @@ pub fn router(state: Shared) -> Router {
         .route("/held/{id}/preview", get(message::preview))
         .route("/held/{id}/attachment/{n}", get(message::attachment))
         .route("/held/{id}/decide", post(message::decide))
+        .route("/held/{id}/restore", post(message::restore))
+        .route("/held/decide", post(queue::decide_many))
+        .route("/act/{token}", get(act::confirm).post(act::act))
         .route("/admin", get(admin::rules))
         .route("/admin/directory", get(admin::directory))
         .route("/admin/try", get(admin::try_form).post(admin::try_message))

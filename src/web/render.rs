@@ -87,15 +87,45 @@ pub(super) fn error_page(
     )
 }
 
-/// Not logged in: pages send the reader to log in; actions are refused.
-pub(super) fn refuse(get: bool) -> Response {
+/// Not logged in: pages send the reader to log in, and back to `next`
+/// (the page asked for) after; actions are refused.
+pub(super) fn refuse(get: bool, next: &str) -> Response {
     let mut resp = if get {
-        Redirect::to("/login").into_response()
+        match local_path(next) {
+            Some(p) if p != "/" => Redirect::to(&format!("/login?next={}", encode_path(p))),
+            _ => Redirect::to("/login"),
+        }
+        .into_response()
     } else {
         (StatusCode::FORBIDDEN, "Log in first.").into_response()
     };
     harden(&mut resp, "default-src 'none'");
     resp
+}
+
+/// `p` when it is a path on this site (so a link cannot send a reader who
+/// signs in to another site): one leading slash, no backslash, no scheme,
+/// short, printable.
+pub(super) fn local_path(p: &str) -> Option<&str> {
+    let ok = p.starts_with('/')
+        && !p.starts_with("//")
+        && p.len() <= 600
+        && p.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'\\' && b != b'"' && b != b'<' && b != b'>');
+    ok.then_some(p)
+}
+
+/// A path as a query value.
+pub(super) fn encode_path(p: &str) -> String {
+    let mut o = String::with_capacity(p.len());
+    for b in p.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.') {
+            o.push(b as char);
+        } else {
+            o.push_str(&format!("%{b:02X}"));
+        }
+    }
+    o
 }
 
 pub(super) fn when(ts: i64) -> String {
@@ -196,6 +226,6 @@ pub async fn not_found(State(state): State<Shared>, headers: HeaderMap) -> Respo
             "Not found",
             "There is no such page.",
         ),
-        None => refuse(true),
+        None => refuse(true, "/"),
     }
 }
