@@ -222,6 +222,22 @@ pub struct WebSettings {
     /// Mark the session cookie Secure (set when the pages are served
     /// behind TLS).
     pub secure_cookies: bool,
+    /// Who must sign in with a second factor (an authenticator app's code
+    /// after the password): `admins` (the default) or `everyone`.
+    /// Administrators always must.
+    #[serde(default)]
+    pub second_factor: SecondFactorPolicy,
+}
+
+/// Who must give a second factor to sign in to the review pages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecondFactorPolicy {
+    /// Administrators; reviewers may enrol if they wish.
+    #[default]
+    Admins,
+    /// Every user of the review pages.
+    Everyone,
 }
 
 #[derive(Debug, Clone, Deserialize)]

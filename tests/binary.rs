@@ -624,6 +624,44 @@ fn cli_user_held_and_audit_with_a_running_gateway() {
         .find(|e| e.action == "user-removed")
         .expect("the removal is audited");
     assert!(removed.actor.starts_with("cli:"), "{removed:?}");
+    // A lost phone: the clerk's authenticator app is removed, the password
+    // kept.
+    rt2.block_on(async {
+        store
+            .set_totp_pending(
+                "clerk@example-tc.gov.uk",
+                &councilgate::auth::second_factor::new_secret(),
+            )
+            .await
+            .expect("pending");
+        store
+            .enrol_totp("clerk@example-tc.gov.uk", 1, &[])
+            .await
+            .expect("enrolled");
+    });
+    let (ok, out, err) = cli(
+        &[
+            "user",
+            "reset",
+            "clerk@example-tc.gov.uk",
+            "--second-factor",
+        ],
+        None,
+    );
+    assert!(
+        ok && out.contains("second factor of clerk@example-tc.gov.uk is removed"),
+        "{out}{err}"
+    );
+    let factor = rt2
+        .block_on(store.second_factor("clerk@example-tc.gov.uk"))
+        .expect("factor");
+    assert!(factor.secret.is_empty());
+    assert!(
+        rt2.block_on(store.user("clerk@example-tc.gov.uk"))
+            .expect("user")
+            .is_some(),
+        "the login stays"
+    );
 }
 
 /// Resident memory of process `pid`, in MiB.

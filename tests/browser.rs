@@ -251,3 +251,60 @@ async fn from_the_notice_link_to_a_released_message_in_one_tap_on_a_phone() {
     d.quit().await;
     gw.stop().await;
 }
+
+async fn admin_signs_in(d: &Driver, base: &str) {
+    d.goto(&format!("{base}/admin")).await;
+    d.wait_for_source("Log in").await;
+    d.type_into("#name", "it@example-tc.gov.uk").await;
+    d.type_into("#password", common::pages::PASSWORD).await;
+    d.click("form.stack button[type=submit]").await;
+}
+
+/// An administrator's first sign-in in Chromium: the enrolment page's QR
+/// code and key, the code the test computes as the app would, the recovery
+/// codes, the Account page, and the code asked for at the next sign-in —
+/// each page checked with axe-core.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_enrols_an_authenticator_app_and_signs_in_with_its_code_in_chromium() {
+    if !require("chromium") || !require("chromedriver") {
+        return;
+    }
+    let (_sink, _cfg, gw) = gateway_with_sink().await;
+    common::pages::add_user(&gw, "it@example-tc.gov.uk", "admin").await;
+    let base = format!("http://{}", gw.web);
+    let d = Driver::start().await;
+    d.viewport(390, 844).await;
+    admin_signs_in(&d, &base).await;
+    let enrol = d.wait_for_source("Set up your authenticator app").await;
+    assert!(d.url().await.contains("/account/second-factor"));
+    assert!(enrol.contains("<svg"), "the QR code is on the page");
+    axe(&d, "enrolment").await;
+    assert!(d.overflow().await <= 0, "no wider than a phone");
+    screenshot("enrol-390", d.screenshot().await);
+    let secret = common::pages::secret_of(&enrol);
+    let now = chrono::Utc::now().timestamp();
+    let code = councilgate::auth::second_factor::code_at(&secret, now).expect("code");
+    d.type_into("#code", &code).await;
+    d.click("form.stack button[type=submit]").await;
+    d.wait_for_source("Your recovery codes").await;
+    axe(&d, "recovery codes").await;
+    d.click("main a").await;
+    d.wait_for_source("Rules").await;
+    assert!(d.url().await.ends_with("/admin"), "{}", d.url().await);
+    d.goto(&format!("{base}/account")).await;
+    d.wait_for_source("Where you are signed in").await;
+    axe(&d, "account").await;
+    // Signed out, then in again: the code after the password.
+    d.click("form.logout button").await;
+    d.wait_for_source("Log in").await;
+    admin_signs_in(&d, &base).await;
+    d.wait_for_source("Code from your authenticator app").await;
+    axe(&d, "code").await;
+    let code = councilgate::auth::second_factor::code_at(&secret, now + 30).expect("code");
+    d.type_into("#code", &code).await;
+    d.click("form.stack button[type=submit]").await;
+    d.wait_for_source("Rules").await;
+    assert!(d.url().await.ends_with("/admin"), "{}", d.url().await);
+    d.quit().await;
+    gw.stop().await;
+}

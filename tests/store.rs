@@ -198,7 +198,15 @@ async fn users_sessions_expiry_and_reminders() {
             .expect("exists");
         assert_eq!(u.role, "clerk");
         store
-            .create_session("h1", "clerk@example-tc.gov.uk", "csrf1", 100)
+            .create_session(&councilgate::store::NewSession {
+                token_hash: "h1",
+                user: "clerk@example-tc.gov.uk",
+                csrf: "csrf1",
+                expires: 100,
+                stage: councilgate::store::SessionStage::Full,
+                created: 0,
+                ip: "127.0.0.1",
+            })
             .await
             .expect("session");
         assert!(
@@ -258,7 +266,15 @@ async fn logins_are_listed_disabled_enabled_and_removed_with_the_actor_audited()
             .await
             .expect("signed in");
         store
-            .create_session("h1", "clerk@example-tc.gov.uk", "csrf", i64::MAX)
+            .create_session(&councilgate::store::NewSession {
+                token_hash: "h1",
+                user: "clerk@example-tc.gov.uk",
+                csrf: "csrf",
+                expires: i64::MAX,
+                stage: councilgate::store::SessionStage::Full,
+                created: 0,
+                ip: "127.0.0.1",
+            })
             .await
             .expect("session");
         let logins = store.logins().await.expect("list");

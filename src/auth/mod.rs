@@ -4,6 +4,7 @@
 
 pub mod checks;
 pub mod logins;
+pub mod second_factor;
 
 pub use checks::{Checked, PasswordChecks};
 pub use logins::Logins;

@@ -31,7 +31,14 @@ pub enum UserAction {
     List,
     /// A new password for an existing login (its review-page role and SMTP
     /// login, whichever it has), read as for `add`.
-    Reset { name: String },
+    Reset {
+        name: String,
+        /// Remove NAME's authenticator app instead (a lost phone): they set
+        /// one up again at their next sign-in where one is required. The
+        /// password is kept.
+        #[arg(long)]
+        second_factor: bool,
+    },
     /// Stop NAME signing in to the review pages and sending by SMTP; their
     /// open sessions end. `enable` undoes it.
     Disable { name: String },
@@ -99,11 +106,24 @@ pub async fn user(config: &Path, action: UserAction) -> Result<()> {
             }
             return Ok(());
         }
-        UserAction::Reset { name } => {
+        UserAction::Reset {
+            name,
+            second_factor,
+        } => {
             let logins = store.logins().await?;
             let Some(login) = logins.iter().find(|l| l.name.eq_ignore_ascii_case(&name)) else {
                 anyhow::bail!("there is no login {name}; `councilgate user list` shows them");
             };
+            if second_factor {
+                if !store.reset_second_factor(&login.name, &actor).await? {
+                    anyhow::bail!("{} has no review-page login", login.name);
+                }
+                println!(
+                    "The second factor of {} is removed and their sessions ended; they set up an authenticator app again at their next sign-in.",
+                    login.name
+                );
+                return Ok(());
+            }
             let hash = read_password(&name)?;
             if let Some(role) = login.role {
                 store.add_user(&login.name, role, &hash, &actor).await?;

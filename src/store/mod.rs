@@ -30,7 +30,11 @@ use sqlx::{AnyPool, AssertSqlSafe};
 
 pub use audit::{AuditEntry, ChainReport};
 pub use records::{ConfigVersion, Event, RuleStats};
-pub use rows::{Action, Earlier, Held, HeldState, Login, ReviewDecision, Session, User, UserRole};
+pub use rows::{
+    Action, Earlier, Held, HeldState, Login, ReviewDecision, Session, SessionInfo, SessionStage,
+    User, UserRole,
+};
+pub use rows::{NewSession, SecondFactor};
 pub(crate) use rows::{list, unlist};
 
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +182,14 @@ impl Store {
             ("users", "last_sign_in", "BIGINT NOT NULL DEFAULT 0"),
             ("smtp_logins", "disabled", "BIGINT NOT NULL DEFAULT 0"),
             ("held", "withheld", "TEXT NOT NULL DEFAULT '[]'"),
+            ("users", "totp_secret", "TEXT NOT NULL DEFAULT ''"),
+            ("users", "totp_pending", "TEXT NOT NULL DEFAULT ''"),
+            ("users", "totp_step", "BIGINT NOT NULL DEFAULT 0"),
+            ("users", "recovery_codes", "TEXT NOT NULL DEFAULT '[]'"),
+            ("sessions", "stage", "TEXT NOT NULL DEFAULT 'full'"),
+            ("sessions", "created", "BIGINT NOT NULL DEFAULT 0"),
+            ("sessions", "ip", "TEXT NOT NULL DEFAULT ''"),
+            ("sessions", "failures", "BIGINT NOT NULL DEFAULT 0"),
         ];
         for (table, column, kind) in ADDED {
             let probe = format!("SELECT {column} FROM {table} LIMIT 0");

@@ -266,6 +266,77 @@ pub struct Session {
     pub role: UserRole,
     pub csrf: String,
     pub expires: i64,
+    /// How far signing in has got: only a `Full` session opens the pages.
+    pub stage: SessionStage,
+}
+
+/// A session as it is started.
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    /// The hash of the cookie's token (never the token).
+    pub token_hash: &'a str,
+    pub user: &'a str,
+    pub csrf: &'a str,
+    pub expires: i64,
+    pub stage: SessionStage,
+    pub created: i64,
+    /// Where it signed in from.
+    pub ip: &'a str,
+}
+
+/// How far a session's sign-in has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStage {
+    /// Password and (where needed) second factor given.
+    Full,
+    /// Password given; the code from the authenticator app is next.
+    SecondFactor,
+    /// Password given; the user must enrol a second factor first.
+    Enrol,
+}
+
+impl SessionStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStage::Full => "full",
+            SessionStage::SecondFactor => "second-factor",
+            SessionStage::Enrol => "enrol",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SessionStage> {
+        [
+            SessionStage::Full,
+            SessionStage::SecondFactor,
+            SessionStage::Enrol,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// A user's session as their Account page lists it.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    /// The first characters of the token's hash: names it for revoking
+    /// without revealing anything that opens it.
+    pub id: String,
+    pub created: i64,
+    pub expires: i64,
+    pub ip: String,
+}
+
+/// A user's second factor as the store keeps it.
+#[derive(Debug, Clone, Default)]
+pub struct SecondFactor {
+    /// The enrolled TOTP secret (base32); empty when not enrolled.
+    pub secret: String,
+    /// A secret shown for enrolment, not yet confirmed with a code.
+    pub pending: String,
+    /// The last TOTP step accepted (a code works once).
+    pub step: i64,
+    /// Hashes of the unused recovery codes.
+    pub recovery: Vec<String>,
 }
 
 pub(crate) fn list(v: &[String]) -> String {

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use super::Shared;
 use super::login::{same, session};
 use super::render::{error_page, refuse};
-use crate::store::Session;
+use crate::store::{Session, SessionStage};
 
 /// Who a handler is for.
 pub trait Role: Send + Sync + 'static {
@@ -65,10 +65,15 @@ impl<R: Role> FromRequestParts<Shared> for SignedIn<R> {
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
         let page = parts.method == Method::GET || parts.method == Method::HEAD;
+        let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let Some((token, session)) = session(state, &parts.headers).await else {
-            let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
             return Err(refuse(page, next));
         };
+        // Signing in is not finished until the second factor is given (or
+        // enrolled where it must be): only those pages are open till then.
+        if session.stage != SessionStage::Full {
+            return Err(unfinished(page, session.stage, next));
+        }
         if R::ADMIN && session.role != crate::store::UserRole::Admin {
             return Err(error_page(
                 state,
@@ -83,6 +88,43 @@ impl<R: Role> FromRequestParts<Shared> for SignedIn<R> {
             session,
             role: PhantomData,
         })
+    }
+}
+
+/// Where a session whose sign-in is unfinished is sent (GET), or the
+/// refusal (an action).
+fn unfinished(page: bool, stage: SessionStage, next: &str) -> Response {
+    if !page {
+        return refuse(false, next);
+    }
+    let to = match stage {
+        SessionStage::Enrol => "/account/second-factor".to_string(),
+        _ => match super::render::local_path(next) {
+            Some(p) if p != "/" => format!("/login/code?next={}", super::render::encode_path(p)),
+            _ => "/login/code".to_string(),
+        },
+    };
+    let mut resp = axum::response::Redirect::to(&to).into_response();
+    super::harden(&mut resp, "default-src 'none'");
+    resp
+}
+
+/// A signed-in user whose sign-in may be unfinished (waiting for the
+/// second factor, or to enrol one): for those pages only.
+pub struct Signing {
+    pub token: String,
+    pub session: Session,
+}
+
+impl FromRequestParts<Shared> for Signing {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
+        let page = parts.method == Method::GET || parts.method == Method::HEAD;
+        match session(state, &parts.headers).await {
+            Some((token, session)) => Ok(Signing { token, session }),
+            None => Err(refuse(page, "/")),
+        }
     }
 }
 

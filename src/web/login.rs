@@ -9,11 +9,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::extract::{CsrfOnly, SignedForm, SignedIn};
-use super::render::{Chrome, council, local_path, render};
+use super::extract::{CsrfOnly, CsrfToken, Signing};
+use super::render::{Chrome, council, encode_path, local_path, render};
 use super::{LOGIN_COOKIE, SESSION_COOKIE, Shared, client_ip, harden};
 use crate::auth;
-use crate::store::Session;
+use crate::store::{Session, SessionStage};
 
 pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -197,14 +197,53 @@ pub async fn login(
             StatusCode::UNAUTHORIZED,
         );
     };
+    // The second factor: asked for when enrolled; to be enrolled first
+    // where it must be. A store that cannot say lets nobody in.
+    let factor = match state.review.store.second_factor(&user.name).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read a user's second factor");
+            return login_page(
+                &state,
+                &headers,
+                "Logging in failed; please try again.",
+                &form.next,
+                StatusCode::SERVICE_UNAVAILABLE,
+            );
+        }
+    };
+    let must = user.role == crate::store::UserRole::Admin
+        || state.web.second_factor == crate::settings::SecondFactorPolicy::Everyone;
+    let stage = if !factor.secret.is_empty() {
+        SessionStage::SecondFactor
+    } else if must {
+        SessionStage::Enrol
+    } else {
+        SessionStage::Full
+    };
     let token = auth::token();
     let csrf = auth::token();
     let hours = state.web.session_hours as i64;
-    let expires = Utc::now().timestamp() + hours * 3600;
+    let now = Utc::now().timestamp();
+    // An unfinished sign-in lives ten minutes.
+    let expires = now
+        + if stage == SessionStage::Full {
+            hours * 3600
+        } else {
+            600
+        };
     if let Err(e) = state
         .review
         .store
-        .create_session(&auth::token_hash(&token), &user.name, &csrf, expires)
+        .create_session(&crate::store::NewSession {
+            token_hash: &auth::token_hash(&token),
+            user: &user.name,
+            csrf: &csrf,
+            expires,
+            stage,
+            created: now,
+            ip: &client_ip(&addr).to_string(),
+        })
         .await
     {
         tracing::warn!(error = %e, "cannot create a session");
@@ -216,23 +255,17 @@ pub async fn login(
             StatusCode::SERVICE_UNAVAILABLE,
         );
     }
-    let _ = state
-        .review
-        .store
-        .record_sign_in(&user.name, Utc::now().timestamp())
-        .await;
-    let _ = state
-        .review
-        .store
-        .audit(
-            &user.name,
-            "login",
-            "-",
-            &format!("logged in from {}", client_ip(&addr)),
-        )
-        .await;
+    let next = local_path(&form.next).unwrap_or("/");
+    let to = match stage {
+        SessionStage::Full => {
+            signed_in(&state, &user.name, &client_ip(&addr).to_string(), "").await;
+            next.to_string()
+        }
+        SessionStage::SecondFactor => format!("/login/code?next={}", encode_path(next)),
+        SessionStage::Enrol => format!("/account/second-factor?next={}", encode_path(next)),
+    };
     // Back to the page that sent the reader to sign in (a notice's link).
-    let mut resp = Redirect::to(local_path(&form.next).unwrap_or("/")).into_response();
+    let mut resp = Redirect::to(&to).into_response();
     resp.headers_mut().append(
         header::SET_COOKIE,
         session_cookie(&state, &token, hours * 3600),
@@ -244,13 +277,29 @@ pub async fn login(
     resp
 }
 
+/// Records a finished sign-in: the user's last sign-in, and the audit log.
+pub(super) async fn signed_in(state: &Shared, user: &str, ip: &str, how: &str) {
+    let _ = state
+        .review
+        .store
+        .record_sign_in(user, Utc::now().timestamp())
+        .await;
+    let _ = state
+        .review
+        .store
+        .audit(user, "login", "-", &format!("logged in from {ip}{how}"))
+        .await;
+}
+
 pub async fn logout(
     State(state): State<Shared>,
-    SignedForm {
-        user: SignedIn { token, .. },
-        ..
-    }: SignedForm<CsrfOnly>,
+    Signing { token, session }: Signing,
+    Form(form): Form<CsrfOnly>,
 ) -> Response {
+    // Any session may end, finished or not; the form must be this site's.
+    if !same(&session.csrf, form.csrf()) {
+        return (StatusCode::FORBIDDEN, "Log in first.").into_response();
+    }
     let _ = state
         .review
         .store

@@ -10,6 +10,7 @@
 //! iframe whose own response forbids scripts and remote loads, and
 //! attachments are downloaded, never rendered.
 
+mod account;
 mod act;
 mod admin;
 pub mod extract;
@@ -102,6 +103,13 @@ pub fn router(state: Shared) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/login", get(login::login_form).post(login::login))
         .route("/logout", post(login::logout))
+        .route("/login/code", get(account::code_form).post(account::code))
+        .route(
+            "/account/second-factor",
+            get(account::enrol_form).post(account::enrol),
+        )
+        .route("/account", get(account::account))
+        .route("/account/sessions/{id}/end", post(account::end_session))
         .route("/", get(queue::queue))
         .route("/held/{id}", get(message::message))
         .route("/held/{id}/preview", get(message::preview))

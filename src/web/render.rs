@@ -20,6 +20,9 @@ pub(super) struct Chrome {
     pub user: String,
     pub csrf: String,
     pub admin: bool,
+    /// Signing in is finished (no second factor still to give or enrol):
+    /// the sections are shown.
+    pub finished: bool,
 }
 
 impl Chrome {
@@ -30,6 +33,7 @@ impl Chrome {
             user: s.map(|s| s.user.clone()).unwrap_or_default(),
             csrf: s.map(|s| s.csrf.clone()).unwrap_or_default(),
             admin: s.is_some_and(|s| s.role == UserRole::Admin),
+            finished: s.is_some_and(|s| s.stage == crate::store::SessionStage::Full),
         }
     }
 }

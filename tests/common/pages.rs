@@ -44,8 +44,62 @@ pub async fn page(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> String {
         .expect("text")
 }
 
-/// Signs `user` in with [`PASSWORD`]; checks the session cookie is
-/// HttpOnly and SameSite=Strict; returns the CSRF token of the home page.
+/// The authenticator secrets tests have enrolled, by (site, user), with the
+/// last time a code was made from each (a code works once).
+/// Enrolled secrets: (site, user) → (secret, time of the last code made).
+type Enrolled = std::sync::Mutex<std::collections::HashMap<(String, String), (String, i64)>>;
+
+fn secrets() -> &'static Enrolled {
+    static S: std::sync::OnceLock<Enrolled> = std::sync::OnceLock::new();
+    S.get_or_init(Default::default)
+}
+
+/// A fresh code for an enrolled `user` at `base`: made for a time past the
+/// last code's step, as a second device would.
+pub fn next_code(base: &str, user: &str) -> String {
+    let mut map = secrets().lock().expect("secrets");
+    let (secret, last) = map
+        .get(&(base.to_string(), user.to_string()))
+        .cloned()
+        .expect("enrolled in this test");
+    let now = chrono::Utc::now().timestamp();
+    let at = now.max(last + 30);
+    map.insert((base.to_string(), user.to_string()), (secret.clone(), at));
+    councilgate::auth::second_factor::code_at(&secret, at).expect("code")
+}
+
+/// The key an enrolment page shows.
+pub fn secret_of(html: &str) -> String {
+    let i = html.find("data-secret=\"").expect("enrolment key") + 13;
+    let j = html[i..].find('"').expect("end of key");
+    html[i..i + j].to_string()
+}
+
+/// Enrols `user`'s authenticator app from the enrolment page (the test
+/// plays the app); returns the recovery codes page.
+pub async fn enrol(c: &reqwest::Client, base: &str, user: &str) -> String {
+    let form = page(c, format!("{base}/account/second-factor")).await;
+    let secret = secret_of(&form);
+    let now = chrono::Utc::now().timestamp();
+    let code = councilgate::auth::second_factor::code_at(&secret, now).expect("code");
+    secrets()
+        .lock()
+        .expect("secrets")
+        .insert((base.to_string(), user.to_string()), (secret, now));
+    let r = c
+        .post(format!("{base}/account/second-factor"))
+        .form(&[("csrf", csrf_of(&form).as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::OK, "enrolled");
+    r.text().await.expect("text")
+}
+
+/// Signs `user` in with [`PASSWORD`] (and, for an administrator, the
+/// second factor: enrolled the first time, a fresh code after); checks the
+/// session cookie is HttpOnly and SameSite=Strict; returns the CSRF token of
+/// the home page.
 pub async fn login(c: &reqwest::Client, base: &str, user: &str) -> String {
     let token = csrf_of(&page(c, format!("{base}/login")).await);
     let r = c
@@ -70,5 +124,24 @@ pub async fn login(c: &reqwest::Client, base: &str, user: &str) -> String {
         set.contains("cg_session=") && set.contains("HttpOnly") && set.contains("SameSite=Strict"),
         "{set}"
     );
+    let to = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    if to.starts_with("/account/second-factor") {
+        enrol(c, base, user).await;
+    } else if to.starts_with("/login/code") {
+        let form = page(c, format!("{base}{to}")).await;
+        let code = next_code(base, user);
+        let r = c
+            .post(format!("{base}/login/code"))
+            .form(&[("csrf", csrf_of(&form).as_str()), ("code", code.as_str())])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "second factor accepted");
+    }
     csrf_of(&page(c, format!("{base}/")).await)
 }
