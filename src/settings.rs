@@ -197,6 +197,19 @@ pub struct StoreSettings {
     /// Empty: the deputies.
     #[serde(default)]
     pub panel: Vec<String>,
+    /// When each reviewer gets the day's summary of what waits for them
+    /// ("08:00", UK time); empty: no summary.
+    #[serde(default)]
+    pub digest_time: String,
+}
+
+impl StoreSettings {
+    /// The digest's time of day as (hour, minute), if one is set.
+    pub fn digest_at(&self) -> Option<(u32, u32)> {
+        let (h, m) = self.digest_time.trim().split_once(':')?;
+        let (h, m) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some((h, m))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -523,6 +536,12 @@ impl Settings {
         }
         if self.smtp.max_line_length < 512 {
             return Err("smtp.max_line_length: expected at least 512 (RFC 5321 §4.5.3.1.4)".into());
+        }
+        if !self.store.digest_time.trim().is_empty() && self.store.digest_at().is_none() {
+            return Err(format!(
+                "store.digest_time: expected a time of day such as \"08:00\", got {:?}",
+                self.store.digest_time
+            ));
         }
         if self.store.hold_days == 0 {
             return Err("store.hold_days: expected a number greater than 0".into());

@@ -663,3 +663,60 @@ async fn notice_links_that_are_tampered_expired_or_for_another_reviewer_are_refu
     );
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_reviewer_gets_one_daily_digest_of_what_waits_with_one_tap_links() {
+    let (sink, _cfg, gw) = gateway_with_sink().await;
+    add_user(&gw, "clerk@example-tc.gov.uk", "clerk").await;
+    hold(&gw, "Pavilion doors", &[], "").await;
+    hold(&gw, "Bins", &[], "").await;
+    sink.wait_for(6, WAIT).await; // the hold notices
+    let before = sink.messages().len();
+    // Tomorrow, past the digest time (08:00 by default): sent once.
+    let snapshot = gw.app.policy.load();
+    let tomorrow = chrono::Utc::now().timestamp() + 86_400;
+    let noon = tomorrow - tomorrow % 86_400 + 12 * 3600;
+    gw.app.review.digest(&snapshot, noon).await.expect("digest");
+    gw.app
+        .review
+        .digest(&snapshot, noon + 60)
+        .await
+        .expect("digest");
+    let got = sink.wait_for(before + 2, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let digests: Vec<_> = sink.messages()[before..]
+        .iter()
+        .filter(|d| String::from_utf8_lossy(&d.data).contains("Held mail waiting for you"))
+        .cloned()
+        .collect();
+    assert!(got.len() >= before + 2);
+    let to_clerk: Vec<_> = digests
+        .iter()
+        .filter(|d| d.rcpts == ["clerk@example-tc.gov.uk"])
+        .collect();
+    assert_eq!(to_clerk.len(), 1, "one digest a day: {digests:?}");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&to_clerk[0].data)
+        .expect("parses");
+    let text = parsed.body_text(0).expect("text").to_string();
+    assert!(
+        text.contains("2 held messages wait for your review")
+            && text.contains("Pavilion doors")
+            && text.contains("Bins"),
+        "{text}"
+    );
+    assert!(text.contains("Held by: instruction-to-staff"), "{text}");
+    assert_eq!(text.matches("Release it: ").count(), 2, "{text}");
+    // The digest's link works like the notice's.
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Release it:"))
+        .expect("link");
+    let path = &line[line.find("/act/").expect("action link")..];
+    let base = format!("http://{}", gw.web);
+    let c = browser();
+    login(&c, &base, "clerk@example-tc.gov.uk").await;
+    let p = page(&c, format!("{base}{path}")).await;
+    assert!(p.contains("Release this message?"), "{p}");
+    gw.stop().await;
+}

@@ -35,6 +35,7 @@ impl Review {
         for held in self.store.take_due_reminders(remind_before).await? {
             self.notices.tell_reviewers(&snapshot, &held, true).await;
         }
+        self.digest(&snapshot, now).await?;
         let purge_before = now - self.settings.retention_days as i64 * 86_400;
         let purged = self.store.purge_decided(purge_before).await?;
         // A used link is kept past any link's expiry, then forgotten.
@@ -47,6 +48,53 @@ impl Review {
                 "records policy: raw messages of old decided items removed"
             );
         }
+        Ok(())
+    }
+
+    /// The day's digest, once the digest time has passed (UK time): one
+    /// gateway of those sharing the store sends it, to each reviewer with
+    /// something waiting.
+    pub async fn digest(
+        &self,
+        snapshot: &crate::policy::Snapshot,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        use chrono::Timelike;
+        let Some((h, m)) = self.settings.digest_at() else {
+            return Ok(());
+        };
+        let Some(local) = chrono::DateTime::from_timestamp(now, 0)
+            .map(|t| t.with_timezone(&chrono_tz::Europe::London))
+        else {
+            return Ok(());
+        };
+        if (local.hour(), local.minute()) < (h, m) {
+            return Ok(());
+        }
+        let day = local.format("%Y-%m-%d").to_string();
+        {
+            let mut last = self
+                .digest_day
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if *last == day {
+                return Ok(());
+            }
+            *last = day.clone();
+        }
+        if !self.store.claim_digest(&day, now).await? {
+            return Ok(());
+        }
+        let waiting = self.store.list(crate::store::HeldState::Held).await?;
+        let mut reviewers: Vec<&String> = waiting.iter().flat_map(|h| &h.reviewers).collect();
+        reviewers.sort();
+        reviewers.dedup();
+        for r in reviewers {
+            let theirs: Vec<&crate::store::Held> =
+                waiting.iter().filter(|h| h.reviewers.contains(r)).collect();
+            self.notices.tell_digest(snapshot, r, &theirs).await;
+        }
+        info!(day, messages = waiting.len(), "digest sent");
         Ok(())
     }
 

@@ -42,6 +42,9 @@ pub struct Review {
     queue: Arc<Queue>,
     /// Hold time, reminders, records policy, reviewers and panel.
     settings: Arc<StoreSettings>,
+    /// The last day (UK date) whose digest this gateway claimed or saw
+    /// claimed: the store is asked once a day, not every round.
+    digest_day: Arc<std::sync::Mutex<String>>,
 }
 
 impl Review {
@@ -58,6 +61,7 @@ impl Review {
             notices,
             queue,
             settings: Arc::new(settings),
+            digest_day: Arc::default(),
         }
     }
 

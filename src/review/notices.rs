@@ -94,19 +94,90 @@ impl Notices {
             .await;
     }
 
+    /// The one-tap links for `reviewer` to act on `held`, one per line
+    /// (none when links are not signed): each asks to confirm after signing
+    /// in, and works once.
+    fn action_links(&self, held: &Held, reviewer: &str, now: i64, indent: &str) -> String {
+        let Some(links) = &self.links else {
+            return String::new();
+        };
+        let mut text = String::new();
+        for (label, action) in [
+            ("Release it", LinkAction::Release),
+            (
+                "Return it to the sender with the standard note",
+                LinkAction::Return,
+            ),
+        ] {
+            let l = links.make(&held.id, action, reviewer, now, held.expires);
+            text.push_str(&format!("{indent}{label}: {}\n", links.url(&l)));
+        }
+        text
+    }
+
+    /// The day's summary for `reviewer` of the messages waiting for them
+    /// (oldest first), with the same links as the notices.
+    pub async fn tell_digest(&self, snapshot: &Snapshot, reviewer: &str, waiting: &[&Held]) {
+        if waiting.is_empty() {
+            return;
+        }
+        let base = self.base_url.trim_end_matches('/');
+        let now = chrono::Utc::now().timestamp();
+        let n = waiting.len();
+        let subject = format!(
+            "Held mail waiting for you: {n} {}",
+            if n == 1 { "message" } else { "messages" }
+        );
+        let mut body = format!(
+            "{n} held {} {} for your review under the council's councillor-officer protocol.\n\n",
+            if n == 1 { "message" } else { "messages" },
+            if n == 1 { "waits" } else { "wait" }
+        );
+        for (i, held) in waiting.iter().enumerate() {
+            let hit = super::holding_rule(&held.verdict);
+            let soon = if held.expires - now < 86_400 {
+                " (soon: undecided, it goes back to its sender)"
+            } else {
+                ""
+            };
+            body.push_str(&format!(
+                "{}. {}\n   From: {}\n   Held by: {}\n",
+                i + 1,
+                visible(&held.subject),
+                visible(&held.mail_from),
+                hit.and_then(|r| super::rule_reason(snapshot, &r.id))
+                    .unwrap_or_else(|| held.rules.join(", ")),
+            ));
+            if let Some(e) = hit.and_then(|r| super::headline_evidence(&r.evidence)) {
+                let e: String = visible(e).chars().take(200).collect();
+                body.push_str(&format!("   Evidence: {e}\n"));
+            }
+            body.push_str(&format!(
+                "   Expires: {}{soon}\n   Open it: {base}/held/{}\n",
+                london(held.expires),
+                held.id
+            ));
+            body.push_str(&self.action_links(held, reviewer, now, "   "));
+            body.push('\n');
+        }
+        body.push_str(&format!("Everything waiting: {base}/\n"));
+        self.send(
+            &snapshot.directory.council_name,
+            reviewer,
+            &subject,
+            &body,
+            None,
+        )
+        .await;
+    }
+
     /// Tells the reviewers of a held message (on hold, and as a reminder).
     pub async fn tell_reviewers(&self, snapshot: &Snapshot, held: &Held, reminder: bool) {
         if held.reviewers.is_empty() {
             return;
         }
         let link = format!("{}/held/{}", self.base_url.trim_end_matches('/'), held.id);
-        let expires = chrono::DateTime::from_timestamp(held.expires, 0)
-            .map(|t| {
-                t.with_timezone(&chrono_tz::Europe::London)
-                    .format("%A %-d %B %Y at %H:%M")
-                    .to_string()
-            })
-            .unwrap_or_default();
+        let expires = london(held.expires);
         let subject = if reminder {
             format!(
                 "Reminder: held message awaiting review: {}",
@@ -141,23 +212,21 @@ impl Notices {
         let now = chrono::Utc::now().timestamp();
         for to in &held.reviewers {
             let mut text = body.clone();
-            if let Some(links) = &self.links {
-                // One-tap links, for this reviewer only; each asks to
-                // confirm after signing in, and works once.
-                for (label, action) in [
-                    ("Release it", LinkAction::Release),
-                    (
-                        "Return it to the sender with the standard note",
-                        LinkAction::Return,
-                    ),
-                ] {
-                    let l = links.make(&held.id, action, to, now, held.expires);
-                    text.push_str(&format!("{label}: {}\n", links.url(&l)));
-                }
-            }
+            text.push_str(&self.action_links(held, to, now, ""));
             text.push_str(&tail);
             self.send(&snapshot.directory.council_name, to, &subject, &text, None)
                 .await;
         }
     }
+}
+
+/// A time as notices write it ("Monday 7 December 2026 at 18:41", UK time).
+fn london(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|t| {
+            t.with_timezone(&chrono_tz::Europe::London)
+                .format("%A %-d %B %Y at %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
 }

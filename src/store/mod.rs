@@ -150,6 +150,7 @@ impl Store {
             "CREATE INDEX IF NOT EXISTS events_at ON events (at)".to_string(),
             "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)".to_string(),
             "CREATE TABLE IF NOT EXISTS used_links (nonce TEXT PRIMARY KEY, held_id TEXT NOT NULL, at BIGINT NOT NULL)".to_string(),
+            "CREATE TABLE IF NOT EXISTS digests (day TEXT PRIMARY KEY, at BIGINT NOT NULL)".to_string(),
         ];
         // Two gateways starting together may race to create a table; the
         // loser's error is harmless once the table exists.

@@ -1,5 +1,6 @@
-//! Secrets the gateways sharing a store share (the key that signs action
-//! links), and the action links already used.
+//! What the gateways sharing a store share besides the mail: secrets (the
+//! key that signs action links), the action links already used, and which
+//! day's digest has gone out.
 
 use sqlx::Row;
 
@@ -56,5 +57,19 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected())
+    }
+
+    /// Claims the sending of `day`'s digest for this gateway: `true` for
+    /// exactly one of the gateways on this store.
+    pub async fn claim_digest(&self, day: &str, now: i64) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "INSERT INTO digests (day, at) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING",
+        )
+        .bind(day)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
     }
 }
