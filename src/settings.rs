@@ -240,6 +240,18 @@ pub struct WebSettings {
     /// Administrators always must.
     #[serde(default)]
     pub second_factor: SecondFactorPolicy,
+    /// Sign-in with the council's Microsoft 365 or Google account (OpenID
+    /// Connect): the provider's issuer URL; empty: passwords only.
+    #[serde(default)]
+    pub oidc_issuer: String,
+    /// The application (client) registered with the provider.
+    #[serde(default)]
+    pub oidc_client_id: String,
+    #[serde(default)]
+    pub oidc_client_secret: Secret,
+    /// The name on the sign-in button ("Microsoft 365", "Google").
+    #[serde(default)]
+    pub oidc_name: String,
 }
 
 /// Who must give a second factor to sign in to the review pages.

@@ -151,6 +151,7 @@ async fn metrics_parse_as_prometheus_text_and_health_answers() {
     let r = send_on(&mut c, "metrics").await;
     assert!(r.starts_with("250 2.6.0"), "held: {r}");
     sink.wait_for(1, WAIT).await;
+    common::tls_provider();
     let http = reqwest::Client::new();
     let base = format!("http://{}", gw.ops);
     assert_eq!(
@@ -218,6 +219,7 @@ async fn metrics_parse_as_prometheus_text_and_health_answers() {
     });
     assert!(held.is_some(), "messages by verdict");
     // The review pages do not serve metrics: they send a stranger to log in.
+    common::tls_provider();
     let no_redirect = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -133,17 +133,17 @@ async fn hostile_names_are_shown_as_what_they_are_and_no_page_is_wider_than_a_ph
 }
 
 /// The serious and critical accessibility violations axe-core finds on the
-/// page open in `d` (axe-core from tests/a11y, which `.ci/run` installs).
+/// page open in `d` (axe-core from tests/js, which `.ci/run` installs).
 async fn axe(d: &Driver, what: &str) {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/a11y/node_modules/axe-core/axe.min.js"
+        "/tests/js/node_modules/axe-core/axe.min.js"
     );
     let Ok(src) = std::fs::read_to_string(path) else {
         if std::env::var("CI").is_ok() {
-            panic!("axe-core is required in CI (.ci/run installs it into tests/a11y)");
+            panic!("axe-core is required in CI (.ci/run installs it into tests/js)");
         }
-        eprintln!("SKIPPED: the accessibility check (npm ci --prefix tests/a11y)");
+        eprintln!("SKIPPED: the accessibility check (npm ci --prefix tests/js)");
         return;
     };
     d.script(&format!("{src}\nreturn typeof axe;")).await;
@@ -307,4 +307,172 @@ async fn an_admin_enrols_an_authenticator_app_and_signs_in_with_its_code_in_chro
     assert!(d.url().await.ends_with("/admin"), "{}", d.url().await);
     d.quit().await;
     gw.stop().await;
+}
+
+/// The OpenID Connect provider of tests/js, running on loopback until
+/// dropped.
+struct Provider {
+    child: std::process::Child,
+    issuer: String,
+}
+
+impl Provider {
+    fn start(client_id: &str, secret: &str, redirect: &str) -> Option<Provider> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js");
+        if !std::path::Path::new(dir)
+            .join("node_modules/oidc-provider")
+            .exists()
+        {
+            if std::env::var("CI").is_ok() {
+                panic!("oidc-provider is required in CI (.ci/run installs it into tests/js)");
+            }
+            eprintln!("SKIPPED: no OpenID Connect provider (npm ci --prefix tests/js)");
+            return None;
+        }
+        let port = free_port();
+        let mut child = std::process::Command::new("node")
+            .arg(format!("{dir}/oidc-provider.mjs"))
+            .args([&port.to_string(), client_id, secret, redirect])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("node");
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).expect("provider output");
+        assert_eq!(line.trim(), "ready", "the provider started");
+        // Whatever it writes later is read (a closed pipe would end it).
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        Some(Provider {
+            child,
+            issuer: format!("http://127.0.0.1:{port}"),
+        })
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Presses the provider's consent button if its consent page comes up.
+async fn consent_if_asked(d: &Driver, issuer: &str) {
+    for _ in 0..50 {
+        let url = d.url().await;
+        if !url.starts_with(issuer) {
+            return;
+        }
+        if d.source()
+            .await
+            .contains("name=\"prompt\" value=\"consent\"")
+        {
+            d.click("button[type=submit]").await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Signing in with the council's account: a real OpenID Connect provider
+/// (oidc-provider) on loopback, its own login and consent pages in
+/// Chromium, back to the page the notice named — and an account that is
+/// not a user of the pages refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_signs_in_with_the_council_account_through_openid_connect() {
+    if !require("chromium") || !require("chromedriver") || !require("node") {
+        return;
+    }
+    let web_port = free_port();
+    let base = format!("http://127.0.0.1:{web_port}");
+    let Some(provider) = Provider::start(
+        "councilgate",
+        "a test client secret",
+        &format!("{base}/login/oidc/callback"),
+    ) else {
+        return;
+    };
+    let sink = sink::Sink::start().await;
+    let web_listen = format!("listen = \"127.0.0.1:{web_port}\"    # the review pages");
+    let base_url = format!("base_url = \"{base}\"");
+    let oidc = format!(
+        "second_factor = \"admins\"\noidc_issuer = \"{}\"\noidc_client_id = \"councilgate\"\noidc_client_secret = \"a test client secret\"\noidc_name = \"Example 365\"",
+        provider.issuer
+    );
+    let cfg = TestConfig::new(
+        Some(sink.addr),
+        &[
+            (
+                "listen = \"127.0.0.1:0\"    # the review pages",
+                &web_listen,
+            ),
+            ("base_url = \"http://127.0.0.1:8025\"", &base_url),
+            ("second_factor = \"admins\"", &oidc),
+        ],
+    );
+    let gw = Gateway::start(&cfg).await;
+    hold(&gw, "Subject: Pavilion doors\r\n\r\nAlex,\r\n\r\nI need you to repaint the pavilion doors before the fete on Saturday.\r\n\r\nMark\r\n").await;
+    let id = gw.held().await[0].id.clone();
+    let d = Driver::start().await;
+    // The notice's link; the login page offers the council's account.
+    d.goto(&format!("{base}/held/{id}")).await;
+    let login = d.wait_for_source("Sign in with Example 365").await;
+    assert!(login.contains("/login/oidc?next="), "{login}");
+    d.click("a.button").await;
+    // The provider's own pages.
+    d.wait_for_source("name=\"login\"").await;
+    assert!(
+        d.url().await.starts_with(&provider.issuer),
+        "{}",
+        d.url().await
+    );
+    d.type_into("input[name=login]", "clerk@example-tc.gov.uk")
+        .await;
+    d.type_into("input[name=password]", "anything").await;
+    d.click("button[type=submit]").await;
+    consent_if_asked(&d, &provider.issuer).await;
+    // Back, signed in, on the message the link named.
+    let page = d
+        .wait_for_source("Held: Councillors do not give instructions to junior staff")
+        .await;
+    assert!(
+        d.url().await.ends_with(&format!("/held/{id}")),
+        "{}: {page}",
+        d.url().await
+    );
+    assert!(
+        page.contains("clerk@example-tc.gov.uk"),
+        "signed in as the clerk"
+    );
+    let audit = gw
+        .app
+        .store
+        .audit_between(0, i64::MAX, 100)
+        .await
+        .expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "login" && e.detail.contains("with Example 365")),
+        "{audit:?}"
+    );
+    // Someone the provider knows but the council has not made a user (a
+    // new browser: the provider would remember the clerk).
+    d.quit().await;
+    let d = Driver::start().await;
+    d.goto(&format!("{base}/login")).await;
+    d.wait_for_source("Sign in with Example 365").await;
+    d.click("a.button").await;
+    d.wait_for_source("name=\"login\"").await;
+    d.type_into("input[name=login]", "stranger@example.org")
+        .await;
+    d.type_into("input[name=password]", "anything").await;
+    d.click("button[type=submit]").await;
+    consent_if_asked(&d, &provider.issuer).await;
+    let refused = d.wait_for_source("not a user of these pages").await;
+    assert!(refused.contains("Log in"), "{refused}");
+    d.quit().await;
+    gw.stop().await;
+    drop(provider);
 }

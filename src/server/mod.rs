@@ -60,6 +60,8 @@ pub enum StartError {
     SenderAuth(#[from] crate::pipeline::sender_auth::SenderAuthError),
     #[error(transparent)]
     Sign(#[from] crate::delivery::sign::SignError),
+    #[error(transparent)]
+    Oidc(#[from] crate::web::oidc::OidcError),
 }
 
 /// A gateway ready to run: everything loaded, nothing listening yet. Its
@@ -73,6 +75,8 @@ pub struct App {
     pub reloader: Arc<Reloader>,
     pub pipeline: Arc<Pipeline>,
     pub smtp: Arc<crate::smtp::Context>,
+    /// Sign-in with the council's Microsoft 365 or Google account.
+    oidc: Option<Arc<crate::web::oidc::Oidc>>,
     ready: Arc<std::sync::atomic::AtomicBool>,
     queue_rx: tokio::sync::mpsc::UnboundedReceiver<queue::Queued>,
     queue_config: QueueConfig,
@@ -198,7 +202,9 @@ impl App {
             signer,
             pool: Default::default(),
         };
+        let oidc = crate::web::oidc::Oidc::from_settings(&settings.web)?.map(Arc::new);
         Ok(App {
+            oidc,
             settings,
             policy,
             queue,
@@ -318,6 +324,7 @@ impl App {
             self.review.clone(),
             self.reloader.clone(),
             settings.web.clone(),
+            self.oidc.clone(),
         );
         let web = listeners
             .web

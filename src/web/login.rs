@@ -64,6 +64,9 @@ struct LoginPage {
     error: String,
     /// The page to go to after signing in (a path on this site).
     next: String,
+    next_encoded: String,
+    /// The council's account provider's name, when sign-in with it is on.
+    oidc_name: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -101,6 +104,12 @@ pub(super) fn login_page(
             },
             error: error.to_string(),
             next: local_path(next).unwrap_or_default().to_string(),
+            next_encoded: encode_path(local_path(next).unwrap_or_default()),
+            oidc_name: state
+                .oidc
+                .as_ref()
+                .map(|o| o.name.clone())
+                .unwrap_or_default(),
         },
         status,
     );

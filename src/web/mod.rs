@@ -16,6 +16,7 @@ mod admin;
 pub mod extract;
 mod login;
 mod message;
+pub mod oidc;
 mod queue;
 mod render;
 
@@ -58,13 +59,21 @@ pub struct WebState {
     pub reloader: Arc<Reloader>,
     pub web: WebSettings,
     pub throttle: Throttle,
+    /// Sign-in with the council's account, when set up.
+    pub oidc: Option<Arc<oidc::Oidc>>,
 }
 
 impl WebState {
-    pub fn new(review: Review, reloader: Arc<Reloader>, web: WebSettings) -> Shared {
+    pub fn new(
+        review: Review,
+        reloader: Arc<Reloader>,
+        web: WebSettings,
+        oidc: Option<Arc<oidc::Oidc>>,
+    ) -> Shared {
         Arc::new(WebState {
             review,
             reloader,
+            oidc,
             web,
             throttle: Throttle::default(),
         })
@@ -104,6 +113,8 @@ pub fn router(state: Shared) -> Router {
         .route("/login", get(login::login_form).post(login::login))
         .route("/logout", post(login::logout))
         .route("/login/code", get(account::code_form).post(account::code))
+        .route("/login/oidc", get(oidc::start))
+        .route("/login/oidc/callback", get(oidc::callback))
         .route(
             "/account/second-factor",
             get(account::enrol_form).post(account::enrol),

@@ -313,6 +313,12 @@ impl Client {
     }
 }
 
+/// Installs ring as the process's TLS provider, as `main` does (reqwest,
+/// built without one of its own, needs it before any client is made).
+pub fn tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub fn have(tool: &str) -> bool {
     std::process::Command::new("sh")
         .arg("-c")

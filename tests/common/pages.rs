@@ -10,6 +10,7 @@ pub const PASSWORD: &str = "a long enough password";
 
 /// A client that keeps cookies and shows redirects as they are.
 pub fn browser() -> reqwest::Client {
+    super::tls_provider();
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

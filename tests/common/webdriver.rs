@@ -40,6 +40,7 @@ impl Driver {
             .spawn()
             .expect("chromedriver");
         let base = format!("http://127.0.0.1:{port}");
+        super::tls_provider();
         let http = reqwest::Client::new();
         for _ in 0..100 {
             if http.get(format!("{base}/status")).send().await.is_ok() {
