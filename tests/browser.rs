@@ -248,6 +248,41 @@ async fn from_the_notice_link_to_a_released_message_in_one_tap_on_a_phone() {
     axe(&d, "bulk confirmation").await;
     d.click("button[value=delete]").await;
     d.wait_for_source("1 message is now deleted").await;
+    // The undo, the single Delete's confirmation, and a notice link's
+    // confirmation page.
+    d.goto(&format!("{base}/held/{id}")).await;
+    d.wait_for_source("Undo delete").await;
+    axe(&d, "deleted message").await;
+    d.click("form.inline button").await;
+    d.wait_for_source("The deletion was undone").await;
+    d.click("form.decide button[value=delete]").await;
+    d.wait_for_source("Delete this message?").await;
+    axe(&d, "delete confirmation").await;
+    let notice = sink
+        .messages()
+        .into_iter()
+        .rev()
+        .find(|m| {
+            m.rcpts == ["clerk@example-tc.gov.uk"]
+                && String::from_utf8_lossy(&m.data).contains("Held for your review: Bins")
+        })
+        .expect("the notice");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&notice.data)
+        .expect("parses");
+    let text = parsed.body_text(0).expect("text").to_string();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Return it to the sender"))
+        .expect("a return link");
+    let path = &line[line.find("/act/").expect("link")..];
+    d.goto(&format!("{base}{path}")).await;
+    d.wait_for_source("Return this message?").await;
+    axe(&d, "action link confirmation").await;
+    screenshot("act-1280", d.screenshot().await);
+    d.goto(&format!("{base}/act/not-a-link")).await;
+    d.wait_for_source("This link does not work").await;
+    axe(&d, "refused link").await;
     d.quit().await;
     gw.stop().await;
 }

@@ -720,3 +720,31 @@ async fn each_reviewer_gets_one_daily_digest_of_what_waits_with_one_tap_links() 
     assert!(p.contains("Release this message?"), "{p}");
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quoted_thread_of_an_html_reply_is_one_tap_away_too() {
+    let (_sink, _cfg, gw) = gateway_with_sink().await;
+    add_user(&gw, "clerk@example-tc.gov.uk", "clerk").await;
+    let message = "From: Mark Patel <cllr.patel@example-tc.gov.uk>\nTo: Alex Green <alex.green@example-tc.gov.uk>\nSubject: Re: Doors\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n\n<html><body><p>Alex,</p><p>I need you to repaint the pavilion doors before the fete on Saturday.</p><p>Mark</p><div><hr><p><b>From:</b> Alex Green<br><b>Sent:</b> Tuesday, 1 December 2026 09:00<br><b>To:</b> Mark Patel<br><b>Subject:</b> Doors</p><p>Which colour would the council like the pavilion doors to be?</p></div></body></html>";
+    let r = send(
+        gw.submission,
+        "cllr.patel@example-tc.gov.uk",
+        &["alex.green@example-tc.gov.uk"],
+        message,
+    )
+    .await;
+    assert!(r.starts_with("250 2.6.0"), "{r}");
+    let id = gw.held().await[0].id.clone();
+    let base = format!("http://{}", gw.web);
+    let c = browser();
+    login(&c, &base, "clerk@example-tc.gov.uk").await;
+    let p = page(&c, format!("{base}/held/{id}")).await;
+    let thread = p
+        .find("Quoted thread and forwarded originals")
+        .unwrap_or_else(|| panic!("the thread: {p}"));
+    assert!(
+        p[thread..].contains("Which colour would the council like the pavilion doors to be?"),
+        "{p}"
+    );
+    gw.stop().await;
+}

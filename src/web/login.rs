@@ -206,56 +206,9 @@ pub async fn login(
             StatusCode::UNAUTHORIZED,
         );
     };
-    // The second factor: asked for when enrolled; to be enrolled first
-    // where it must be. A store that cannot say lets nobody in.
-    let factor = match state.review.store.second_factor(&user.name).await {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read a user's second factor");
-            return login_page(
-                &state,
-                &headers,
-                "Logging in failed; please try again.",
-                &form.next,
-                StatusCode::SERVICE_UNAVAILABLE,
-            );
-        }
-    };
-    let must = user.role == crate::store::UserRole::Admin
-        || state.web.second_factor == crate::settings::SecondFactorPolicy::Everyone;
-    let stage = if !factor.secret.is_empty() {
-        SessionStage::SecondFactor
-    } else if must {
-        SessionStage::Enrol
-    } else {
-        SessionStage::Full
-    };
-    let token = auth::token();
-    let csrf = auth::token();
-    let hours = state.web.session_hours as i64;
-    let now = Utc::now().timestamp();
-    // An unfinished sign-in lives ten minutes.
-    let expires = now
-        + if stage == SessionStage::Full {
-            hours * 3600
-        } else {
-            600
-        };
-    if let Err(e) = state
-        .review
-        .store
-        .create_session(&crate::store::NewSession {
-            token_hash: &auth::token_hash(&token),
-            user: &user.name,
-            csrf: &csrf,
-            expires,
-            stage,
-            created: now,
-            ip: &client_ip(&addr).to_string(),
-        })
-        .await
-    {
-        tracing::warn!(error = %e, "cannot create a session");
+    let Ok((token, to)) =
+        begin_session(&state, &user, &client_ip(&addr).to_string(), &form.next, "").await
+    else {
         return login_page(
             &state,
             &headers,
@@ -263,16 +216,8 @@ pub async fn login(
             &form.next,
             StatusCode::SERVICE_UNAVAILABLE,
         );
-    }
-    let next = local_path(&form.next).unwrap_or("/");
-    let to = match stage {
-        SessionStage::Full => {
-            signed_in(&state, &user.name, &client_ip(&addr).to_string(), "").await;
-            next.to_string()
-        }
-        SessionStage::SecondFactor => format!("/login/code?next={}", encode_path(next)),
-        SessionStage::Enrol => format!("/account/second-factor?next={}", encode_path(next)),
     };
+    let hours = state.web.session_hours as i64;
     // Back to the page that sent the reader to sign in (a notice's link).
     let mut resp = Redirect::to(&to).into_response();
     resp.headers_mut().append(
@@ -284,6 +229,62 @@ pub async fn login(
     }
     harden(&mut resp, "default-src 'none'");
     resp
+}
+
+/// Starts the session of a user who has proved who they are (a password,
+/// or the council's account provider; `how` says which, for the audit
+/// log): finished at once, or — where the user has or must have a second
+/// factor — waiting for it (ten minutes). Returns the session's token and
+/// where the reader goes next. A store that cannot answer lets nobody in.
+pub(super) async fn begin_session(
+    state: &Shared,
+    user: &crate::store::User,
+    ip: &str,
+    next: &str,
+    how: &str,
+) -> Result<(String, String), crate::store::StoreError> {
+    let factor = state.review.store.second_factor(&user.name).await?;
+    let must = user.role == crate::store::UserRole::Admin
+        || state.web.second_factor == crate::settings::SecondFactorPolicy::Everyone;
+    let stage = if !factor.secret.is_empty() {
+        SessionStage::SecondFactor
+    } else if must {
+        SessionStage::Enrol
+    } else {
+        SessionStage::Full
+    };
+    let token = auth::token();
+    let now = Utc::now().timestamp();
+    let expires = now
+        + if stage == SessionStage::Full {
+            state.web.session_hours as i64 * 3600
+        } else {
+            600
+        };
+    state
+        .review
+        .store
+        .create_session(&crate::store::NewSession {
+            token_hash: &auth::token_hash(&token),
+            user: &user.name,
+            csrf: &auth::token(),
+            expires,
+            stage,
+            created: now,
+            ip,
+        })
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot start a session"))?;
+    let next = local_path(next).unwrap_or("/");
+    let to = match stage {
+        SessionStage::Full => {
+            signed_in(state, &user.name, ip, how).await;
+            next.to_string()
+        }
+        SessionStage::SecondFactor => format!("/login/code?next={}", encode_path(next)),
+        SessionStage::Enrol => format!("/account/second-factor?next={}", encode_path(next)),
+    };
+    Ok((token, to))
 }
 
 /// Records a finished sign-in: the user's last sign-in, and the audit log.

@@ -27,12 +27,10 @@ use openidconnect::{
 };
 use serde::Deserialize;
 
-use super::login::{login_page, session_cookie, signed_in};
-use super::render::{encode_path, local_path};
+use super::login::{begin_session, login_page, session_cookie};
+use super::render::local_path;
 use super::{Shared, client_ip, harden};
-use crate::auth;
 use crate::settings::WebSettings;
-use crate::store::{NewSession, SessionStage};
 
 /// Sign-ins in progress at once, at most (a flood of starts cannot grow
 /// memory without bound; the oldest is dropped).
@@ -167,11 +165,22 @@ impl Oidc {
             .await
     }
 
-    /// Where to send the reader to sign in, and the sign-in's state,
-    /// remembering the sign-in.
-    async fn start(&self, next: &str) -> Result<(String, String), OidcError> {
+    /// The client for the discovered provider.
+    async fn client(
+        &self,
+    ) -> Result<
+        openidconnect::core::CoreClient<
+            openidconnect::EndpointSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointMaybeSet,
+            openidconnect::EndpointMaybeSet,
+        >,
+        OidcError,
+    > {
         let metadata = self.metadata().await?.clone();
-        let client = CoreClient::from_provider_metadata(
+        Ok(CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(self.client_id.clone()),
             Some(ClientSecret::new(self.client_secret.clone())),
@@ -179,7 +188,13 @@ impl Oidc {
         .set_redirect_uri(
             RedirectUrl::new(self.redirect.clone())
                 .map_err(|e| OidcError::Protocol(e.to_string()))?,
-        );
+        ))
+    }
+
+    /// Where to send the reader to sign in, and the sign-in's state,
+    /// remembering the sign-in.
+    async fn start(&self, next: &str) -> Result<(String, String), OidcError> {
+        let client = self.client().await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = client
             .authorize_url(
@@ -227,16 +242,7 @@ impl Oidc {
             .remove(state)
             .filter(|p| Utc::now().timestamp() - p.at < PENDING_SECS)
             .ok_or_else(|| OidcError::Protocol("unknown or expired sign-in".into()))?;
-        let metadata = self.metadata().await?.clone();
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(self.client_id.clone()),
-            Some(ClientSecret::new(self.client_secret.clone())),
-        )
-        .set_redirect_uri(
-            RedirectUrl::new(self.redirect.clone())
-                .map_err(|e| OidcError::Protocol(e.to_string()))?,
-        );
+        let client = self.client().await?;
         let http = self.http.clone();
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
@@ -387,55 +393,11 @@ pub async fn callback(
         }
         Err(_) => return refused("Logging in failed; please try again."),
     };
-    // The second factor as after a password.
-    let factor = match state.review.store.second_factor(&user.name).await {
-        Ok(f) => f,
-        Err(_) => return refused("Logging in failed; please try again."),
-    };
-    let must = user.role == crate::store::UserRole::Admin
-        || state.web.second_factor == crate::settings::SecondFactorPolicy::Everyone;
-    let stage = if !factor.secret.is_empty() {
-        SessionStage::SecondFactor
-    } else if must {
-        SessionStage::Enrol
-    } else {
-        SessionStage::Full
-    };
-    let token = auth::token();
-    let csrf = auth::token();
-    let now = Utc::now().timestamp();
     let hours = state.web.session_hours as i64;
-    let expires = now
-        + if stage == SessionStage::Full {
-            hours * 3600
-        } else {
-            600
-        };
-    if state
-        .review
-        .store
-        .create_session(&NewSession {
-            token_hash: &auth::token_hash(&token),
-            user: &user.name,
-            csrf: &csrf,
-            expires,
-            stage,
-            created: now,
-            ip: &ip,
-        })
-        .await
-        .is_err()
-    {
+    let Ok((token, to)) =
+        begin_session(&state, &user, &ip, &next, &format!(" with {}", oidc.name)).await
+    else {
         return refused("Logging in failed; please try again.");
-    }
-    let how = format!(" with {}", oidc.name);
-    let to = match stage {
-        SessionStage::Full => {
-            signed_in(&state, &user.name, &ip, &how).await;
-            next
-        }
-        SessionStage::SecondFactor => format!("/login/code?next={}", encode_path(&next)),
-        SessionStage::Enrol => format!("/account/second-factor?next={}", encode_path(&next)),
     };
     // A page of ours moves on, not a redirect: after the provider's
     // redirect the browser would withhold the SameSite=Strict session
