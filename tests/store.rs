@@ -362,3 +362,185 @@ async fn logins_are_listed_disabled_enabled_and_removed_with_the_actor_audited()
         }
     }
 }
+
+/// What the review keeps in the store, on both backends: the shared link
+/// key, used links (once each), the day's digest claim (once), a release
+/// to some recipients, undoing a deletion, the sender's other messages, the
+/// second factor (a step and a recovery code each once) and the user's
+/// sessions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_digests_partial_release_restore_second_factor_and_sessions() {
+    use councilgate::store::{NewSession, SessionStage};
+    const CLERK: &str = "clerk@example-tc.gov.uk";
+    for (name, store, _dir) in backends().await {
+        let key = store.secret("action-links").await.expect("secret");
+        assert_eq!(key.len(), 32, "{name}");
+        assert_eq!(
+            store.secret("action-links").await.expect("again"),
+            key,
+            "{name}: the same key for every gateway"
+        );
+        assert!(store.use_link("n1", "m1", 10).await.expect("use"), "{name}");
+        assert!(
+            !store.use_link("n1", "m1", 11).await.expect("reuse"),
+            "{name}: a link works once"
+        );
+        assert!(store.link_used("n1").await.expect("used"), "{name}");
+        assert_eq!(
+            store.purge_used_links(11).await.expect("purge"),
+            1,
+            "{name}"
+        );
+        assert!(
+            store.claim_digest("2026-12-02", 10).await.expect("claim"),
+            "{name}"
+        );
+        assert!(
+            !store.claim_digest("2026-12-02", 11).await.expect("claim"),
+            "{name}: one digest a day"
+        );
+        // A release to some recipients.
+        store.hold(&held("w1")).await.expect("hold");
+        let d = ReviewDecision::new(Action::Release, CLERK, "r", "")
+            .withholding(vec![CLERK.to_string()]);
+        let h = store.decide("w1", &d, 2000).await.expect("decide");
+        assert_eq!(h.withheld, vec![CLERK], "{name}");
+        assert_eq!(
+            h.delivered_to(),
+            vec!["alex.green@example-tc.gov.uk"],
+            "{name}"
+        );
+        // A deletion undone, once.
+        store.hold(&held("d1")).await.expect("hold");
+        store
+            .decide(
+                "d1",
+                &ReviewDecision::new(Action::Delete, CLERK, "", ""),
+                2000,
+            )
+            .await
+            .expect("delete");
+        let r = store.restore("d1", CLERK).await.expect("restore");
+        assert_eq!(r.state, HeldState::Held, "{name}");
+        assert!(
+            matches!(
+                store.restore("d1", CLERK).await,
+                Err(StoreError::Refused(_))
+            ),
+            "{name}: not deleted now"
+        );
+        // The sender's other messages (any case of the address).
+        let earlier = store
+            .earlier_from("CLLR.SMITH@example-tc.gov.uk", 0, "d1", 10)
+            .await
+            .expect("earlier");
+        assert_eq!(
+            earlier.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            vec!["w1"],
+            "{name}"
+        );
+        assert_eq!(
+            store.waiting_ids().await.expect("ids"),
+            vec!["d1"],
+            "{name}"
+        );
+        // The second factor.
+        store
+            .add_user(
+                CLERK,
+                councilgate::store::UserRole::Clerk,
+                "$argon2id$fake",
+                "test",
+            )
+            .await
+            .expect("user");
+        store
+            .set_totp_pending(CLERK, "SECRETBASE32")
+            .await
+            .expect("pending");
+        store
+            .enrol_totp(CLERK, 5, &["h1".into(), "h2".into()])
+            .await
+            .expect("enrol");
+        assert!(
+            !store.accept_totp_step(CLERK, 5).await.expect("step"),
+            "{name}: used"
+        );
+        assert!(
+            store.accept_totp_step(CLERK, 6).await.expect("step"),
+            "{name}"
+        );
+        assert!(
+            store.use_recovery_code(CLERK, "h1").await.expect("code"),
+            "{name}"
+        );
+        assert!(
+            !store.use_recovery_code(CLERK, "h1").await.expect("code"),
+            "{name}: once"
+        );
+        let f = store.second_factor(CLERK).await.expect("factor");
+        assert_eq!(
+            (f.secret.as_str(), f.recovery),
+            ("SECRETBASE32", vec!["h2".to_string()])
+        );
+        // Sessions: listed, one ended by its id, wrong codes counted.
+        for (hash, created) in [("aaaaaaaaaaaaaaaa11", 1), ("bbbbbbbbbbbbbbbb22", 2)] {
+            store
+                .create_session(&NewSession {
+                    token_hash: hash,
+                    user: CLERK,
+                    csrf: "c",
+                    expires: i64::MAX,
+                    stage: SessionStage::Full,
+                    created,
+                    ip: "192.0.2.1",
+                })
+                .await
+                .expect("session");
+        }
+        let list = store.sessions_of(CLERK, 0).await.expect("sessions");
+        assert_eq!(list.len(), 2, "{name}");
+        assert_eq!(list[0].id, "bbbbbbbbbbbbbbbb", "{name}: newest first");
+        assert!(
+            store
+                .end_session_of(CLERK, "bbbbbbbbbbbbbbbb")
+                .await
+                .expect("end")
+        );
+        assert!(
+            !store
+                .end_session_of("someone@else", "aaaaaaaaaaaaaaaa")
+                .await
+                .expect("end")
+        );
+        assert_eq!(
+            store.sessions_of(CLERK, 0).await.expect("sessions").len(),
+            1
+        );
+        assert_eq!(
+            store
+                .session_failure("aaaaaaaaaaaaaaaa11")
+                .await
+                .expect("f"),
+            1
+        );
+        assert!(
+            store
+                .reset_second_factor(CLERK, "cli:test")
+                .await
+                .expect("reset")
+        );
+        assert!(
+            store
+                .second_factor(CLERK)
+                .await
+                .expect("f")
+                .secret
+                .is_empty()
+        );
+        assert!(
+            store.sessions_of(CLERK, 0).await.expect("s").is_empty(),
+            "{name}: sessions end"
+        );
+    }
+}
