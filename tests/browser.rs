@@ -329,6 +329,9 @@ async fn an_admin_enrols_an_authenticator_app_and_signs_in_with_its_code_in_chro
     d.goto(&format!("{base}/account")).await;
     d.wait_for_source("Where you are signed in").await;
     axe(&d, "account").await;
+    d.goto(&format!("{base}/admin/users")).await;
+    d.wait_for_source("Second factor").await;
+    axe(&d, "users").await;
     // Signed out, then in again: the code after the password.
     d.click("form.logout button").await;
     d.wait_for_source("Log in").await;

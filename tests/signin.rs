@@ -266,3 +266,145 @@ async fn a_user_sees_where_they_are_signed_in_and_signs_out_another_session() {
     assert_eq!(r.status(), StatusCode::OK, "this one is not");
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_users_page_lists_logins_and_an_admin_disables_resets_and_removes_them() {
+    let (_sink, _cfg, gw) = gateway_with_sink().await;
+    add_user(&gw, ADMIN, "admin").await;
+    add_user(&gw, "clerk@example-tc.gov.uk", "clerk").await;
+    add_user(&gw, "helper@example.org", "clerk").await;
+    let base = format!("http://{}", gw.web);
+    // The clerk enrols an app of her own (optional for her).
+    let clerk = browser();
+    login(&clerk, &base, "clerk@example-tc.gov.uk").await;
+    enrol(&clerk, &base, "clerk@example-tc.gov.uk").await;
+    let admin = browser();
+    let csrf = login(&admin, &base, ADMIN).await;
+    // Not for reviewers.
+    let r = clerk
+        .get(format!("{base}/admin/users"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let p = page(&admin, format!("{base}/admin/users")).await;
+    assert!(p.contains("Clara Hughes, Proper Officer"), "{p}");
+    assert!(
+        p.contains("no (not a person in the directory)"),
+        "helper: {p}"
+    );
+    assert!(p.contains("(you)"), "{p}");
+    let post = |action: &'static str, name: &'static str, confirm: bool| {
+        let admin = admin.clone();
+        let csrf = csrf.clone();
+        let base = base.clone();
+        async move {
+            let mut form = vec![
+                ("csrf", csrf),
+                ("action", action.into()),
+                ("name", name.into()),
+            ];
+            if confirm {
+                form.push(("confirm", "yes".into()));
+            }
+            admin
+                .post(format!("{base}/admin/users"))
+                .form(&form)
+                .send()
+                .await
+                .expect("post")
+        }
+    };
+    // Disable: the clerk's session ends at once.
+    let r = post("disable", "clerk@example-tc.gov.uk", false).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = clerk.get(format!("{base}/")).send().await.expect("get");
+    assert_eq!(location(&r), "/login", "signed out");
+    assert_eq!(
+        post("enable", "clerk@example-tc.gov.uk", false)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    // Reset the second factor: asked first.
+    let r = post("reset-second-factor", "clerk@example-tc.gov.uk", false).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.text()
+            .await
+            .expect("text")
+            .contains("Reset the second factor of clerk@example-tc.gov.uk?")
+    );
+    assert!(
+        !gw.app
+            .store
+            .second_factor("clerk@example-tc.gov.uk")
+            .await
+            .expect("f")
+            .secret
+            .is_empty()
+    );
+    assert_eq!(
+        post("reset-second-factor", "clerk@example-tc.gov.uk", true)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert!(
+        gw.app
+            .store
+            .second_factor("clerk@example-tc.gov.uk")
+            .await
+            .expect("f")
+            .secret
+            .is_empty()
+    );
+    // Remove: asked first, then gone.
+    assert_eq!(
+        post("remove", "helper@example.org", false).await.status(),
+        StatusCode::OK
+    );
+    assert!(
+        gw.app
+            .store
+            .user("helper@example.org")
+            .await
+            .expect("u")
+            .is_some()
+    );
+    assert_eq!(
+        post("remove", "helper@example.org", true).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert!(
+        gw.app
+            .store
+            .user("helper@example.org")
+            .await
+            .expect("u")
+            .is_none()
+    );
+    // Not oneself.
+    assert_eq!(
+        post("disable", ADMIN, true).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let audit = gw
+        .app
+        .store
+        .audit_between(0, i64::MAX, 200)
+        .await
+        .expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "user-removed" && e.actor == ADMIN),
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "second-factor-reset" && e.actor == ADMIN)
+    );
+    gw.stop().await;
+}

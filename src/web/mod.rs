@@ -19,6 +19,7 @@ mod message;
 pub mod oidc;
 mod queue;
 mod render;
+mod users;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -131,6 +132,7 @@ pub fn router(state: Shared) -> Router {
         .route("/act/{token}", get(act::confirm).post(act::act))
         .route("/admin", get(admin::rules))
         .route("/admin/directory", get(admin::directory))
+        .route("/admin/users", get(users::users).post(users::change))
         .route("/admin/try", get(admin::try_form).post(admin::try_message))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/config", get(admin::config))
