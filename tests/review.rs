@@ -748,3 +748,55 @@ async fn the_quoted_thread_of_an_html_reply_is_one_tap_away_too() {
     );
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_that_is_not_a_reviewer_of_a_message_cannot_decide_it_but_an_admin_can() {
+    let (_sink, _cfg, gw) = gateway_with_sink().await;
+    add_user(&gw, "helper@example.org", "clerk").await;
+    add_user(&gw, "it@example-tc.gov.uk", "admin").await;
+    let id = hold(&gw, "Pavilion doors", &[], "").await;
+    let base = format!("http://{}", gw.web);
+    let helper = browser();
+    let csrf = login(&helper, &base, "helper@example.org").await;
+    let p = page(&helper, format!("{base}/held/{id}")).await;
+    assert!(
+        p.contains("This message is for clerk@example-tc.gov.uk"),
+        "{p}"
+    );
+    assert!(!p.contains("value=\"release\""), "no buttons: {p}");
+    let r = helper
+        .post(format!("{base}/held/{id}/decide"))
+        .form(&[("csrf", csrf.as_str()), ("action", "release")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = helper
+        .post(format!("{base}/held/decide"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "release"),
+            ("id", id.as_str()),
+            ("confirm", "yes"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert!(
+        location(&r).contains("count=0&skipped=1"),
+        "{}",
+        location(&r)
+    );
+    assert_eq!(gw.app.store.get(&id).await.expect("get").state, "held");
+    let admin = browser();
+    let csrf = login(&admin, &base, "it@example-tc.gov.uk").await;
+    let r = admin
+        .post(format!("{base}/held/{id}/decide"))
+        .form(&[("csrf", csrf.as_str()), ("action", "release")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(gw.app.store.get(&id).await.expect("get").state, "released");
+    gw.stop().await;
+}

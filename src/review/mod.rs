@@ -22,7 +22,7 @@ use chrono::Utc;
 use tracing::{info, warn};
 
 pub use notices::Notices;
-pub use reviewers::{may_act, proper_officer_is_party, role_of};
+pub use reviewers::{may_act, may_decide, proper_officer_is_party, role_of};
 
 use crate::message::View;
 use crate::message::envelope::Envelope;

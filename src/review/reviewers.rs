@@ -122,6 +122,41 @@ pub fn reviewers(
     (r, Vec::new())
 }
 
+/// Whether `user` may decide `held` on the review pages, and if not why
+/// not, in the reader's words: the Proper Officer barred as a party; or a
+/// login that is not one of the message's reviewers (the Proper Officer and
+/// deputies from the directory, or `[store] reviewers`) — only they and the
+/// administrators decide it.
+pub fn may_decide(snapshot: &Snapshot, held: &Held, user: &str, admin: bool) -> Result<(), String> {
+    if !may_act(snapshot, held, user) {
+        return Err(format!(
+            "You are a party to this message, so you cannot act on it. It is for {}.",
+            held.reviewers.join(", ")
+        ));
+    }
+    if admin || is_reviewer(snapshot, held, user) {
+        return Ok(());
+    }
+    Err(format!(
+        "This message is for {} to review. An administrator can make you a reviewer ([store] reviewers).",
+        if held.reviewers.is_empty() {
+            "the administrators".to_string()
+        } else {
+            held.reviewers.join(", ")
+        }
+    ))
+}
+
+/// Whether `user` is one of `held`'s reviewers (by address, or as the same
+/// person in the directory).
+fn is_reviewer(snapshot: &Snapshot, held: &Held, user: &str) -> bool {
+    let dir = &snapshot.directory;
+    let person = dir.person_id(user);
+    held.reviewers
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(user) || (person.is_some() && dir.person_id(r) == person))
+}
+
 /// Whether `user` may act on `held` (the barred Proper Officer may not).
 pub fn may_act(snapshot: &Snapshot, held: &Held, user: &str) -> bool {
     let dir = &snapshot.directory;

@@ -12,7 +12,7 @@ use super::render::{Chrome, error_page, highlight, render, safe_filename, size, 
 use super::{Shared, harden};
 use crate::message::visible::{extension, visible};
 use crate::review;
-use crate::store::{Action, Held, ReviewDecision, Session, StoreError};
+use crate::store::{Action, Held, ReviewDecision, Session, StoreError, UserRole};
 
 struct RuleView {
     id: String,
@@ -74,7 +74,8 @@ struct MessagePage {
     /// (index, name made visible, real extension, content type, size).
     attachments: Vec<(usize, String, String, String, String)>,
     headers: String,
-    may_act: bool,
+    /// Why the reader may not decide it; empty when they may.
+    refusal: String,
     reasons: Vec<String>,
     history: Vec<(String, String, String, String)>,
 }
@@ -344,7 +345,9 @@ pub(super) fn message_page(
             has_html,
             attachments,
             headers,
-            may_act: review::may_act(&snapshot, held, &s.user),
+            refusal: review::may_decide(&snapshot, held, &s.user, s.role == UserRole::Admin)
+                .err()
+                .unwrap_or_default(),
             reasons,
             history: around.history,
         },
@@ -543,6 +546,17 @@ async fn again(state: &Shared, s: &Session, id: &str, why: &str, status: StatusC
     }
 }
 
+/// Whether the signed-in reviewer may decide `held` (see
+/// [`review::may_decide`]).
+pub(super) fn decidable(state: &Shared, held: &Held, s: &Session) -> Result<(), String> {
+    review::may_decide(
+        &state.review.policy.load(),
+        held,
+        &s.user,
+        s.role == UserRole::Admin,
+    )
+}
+
 /// The page for a decision the store refused.
 pub(super) async fn refused(state: &Shared, s: &Session, id: &str, e: StoreError) -> Response {
     match e {
@@ -602,6 +616,20 @@ pub async fn decide(
     };
     let note: String = form.note.chars().take(4000).collect();
     let reason: String = form.reason.chars().take(300).collect();
+    // Only the message's reviewers (and administrators) decide it; one
+    // already decided gets its own answer below.
+    if let Ok(held) = state.review.store.get(&id).await
+        && held.state == crate::store::HeldState::Held
+        && let Err(why) = decidable(&state, &held, &s)
+    {
+        return error_page(
+            &state,
+            Some(&s),
+            StatusCode::FORBIDDEN,
+            "Not yours to decide",
+            &why,
+        );
+    }
     if action == Action::Delete && form.confirm != "yes" {
         let held = match load(&state, &s, &id).await {
             Ok(h) => h,
@@ -609,9 +637,7 @@ pub async fn decide(
         };
         // Already decided, or not theirs to decide: the decision below
         // says so.
-        if held.state == crate::store::HeldState::Held
-            && review::may_act(&state.review.policy.load(), &held, &s.user)
-        {
+        if held.state == crate::store::HeldState::Held && decidable(&state, &held, &s).is_ok() {
             let council = state.review.policy.load().directory.council_name.clone();
             return super::render::render(
                 &ConfirmDelete {
@@ -701,13 +727,13 @@ pub async fn restore(
         Ok(h) => h,
         Err(r) => return r,
     };
-    if !review::may_act(&state.review.policy.load(), &held, &s.user) {
+    if let Err(why) = decidable(&state, &held, &s) {
         return error_page(
             &state,
             Some(&s),
             StatusCode::FORBIDDEN,
             "Not yours to decide",
-            "You are a party to this message, so you cannot act on it.",
+            &why,
         );
     }
     match state.review.store.restore(&id, &s.user).await {

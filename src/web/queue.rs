@@ -370,12 +370,15 @@ pub async fn decide_many(
     let snapshot = state.review.policy.load();
     let (mut done, mut skipped) = (0usize, 0usize);
     for id in &form.ids {
-        // Each message's reason is the rule that held it, as on its page.
+        // Each message's reason is the rule that held it, as on its page;
+        // one the reviewer may not decide is left.
         let reason = match state.review.store.get(id).await {
-            Ok(h) => review::holding_rule(&h.verdict)
-                .and_then(|r| review::rule_reason(&snapshot, &r.id))
-                .unwrap_or_default(),
-            Err(_) => {
+            Ok(h) if super::message::decidable(&state, &h, &s).is_ok() => {
+                review::holding_rule(&h.verdict)
+                    .and_then(|r| review::rule_reason(&snapshot, &r.id))
+                    .unwrap_or_default()
+            }
+            _ => {
                 skipped += 1;
                 continue;
             }
