@@ -476,6 +476,44 @@ fn rules_test_passes_the_shipped_fixtures_and_fails_readably_on_a_wrong_one() {
         ),
         "{text}"
     );
+    // After a directory change, the fixtures naming someone who left are
+    // reported as such, not as failures.
+    let moved = tempfile::tempdir().expect("moved");
+    for entry in std::fs::read_dir(&config).expect("config") {
+        let p = entry.expect("entry").path();
+        if p.is_file() {
+            std::fs::copy(&p, moved.path().join(p.file_name().expect("name"))).expect("copy");
+        }
+    }
+    let d = std::fs::read_to_string(moved.path().join("directory.toml")).expect("read");
+    assert!(d.contains("\"cllr.okafor@example-tc.gov.uk\""));
+    std::fs::write(
+        moved.path().join("directory.toml"),
+        d.replace(
+            "\"cllr.okafor@example-tc.gov.uk\"",
+            "\"cllr.okafor-new@example-tc.gov.uk\"",
+        ),
+    )
+    .expect("write");
+    let out = std::process::Command::new(bin)
+        .arg("--config")
+        .arg(moved.path())
+        .args(["rules", "test"])
+        .arg(config.join("fixtures"))
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("names cllr.okafor@example-tc.gov.uk, not in the directory"),
+        "{text}"
+    );
+    assert!(
+        text.contains("0 failed,")
+            && text.contains("not run (they name people no longer in the directory)"),
+        "{text}"
+    );
+    assert!(!text.contains("FAIL "), "{text}");
     // A candidate that switches the rule off changes exactly the fixtures it held.
     let cand = tempfile::tempdir().expect("cand");
     std::fs::copy(

@@ -422,10 +422,15 @@ impl Directory {
     /// mailbox, or postmaster and abuse (RFC 5321 §4.5.1, RFC 2142), or
     /// any when the directory says `unknown_recipients = "accept"`.
     pub fn mailbox_exists(&self, address: &str) -> bool {
+        self.unknown_recipients == UnknownRecipients::Accept || self.lists(address)
+    }
+
+    /// Whether the directory lists an address: a person's, a listed
+    /// mailbox, or postmaster and abuse.
+    pub fn lists(&self, address: &str) -> bool {
         let address = address.trim().to_lowercase();
         let local = address.rsplit_once('@').map_or("", |(l, _)| l);
-        self.unknown_recipients == UnknownRecipients::Accept
-            || self.by_address.contains_key(&address)
+        self.by_address.contains_key(&address)
             || self.mailboxes.contains(&address)
             || matches!(local, "postmaster" | "abuse")
     }

@@ -152,6 +152,37 @@ impl Fixture {
     }
 }
 
+/// The council addresses a fixture names (envelope, From, To, Cc) that the
+/// directory does not list — after `directory import` replaced the people,
+/// such a fixture tests someone who is gone, not the rules.
+pub fn strangers(snapshot: &Snapshot, f: &Fixture) -> Result<Vec<String>, FixtureError> {
+    let raw = std::fs::read(&f.eml).map_err(|e| FixtureError {
+        path: f.eml.display().to_string(),
+        detail: e.to_string(),
+    })?;
+    let dir = &snapshot.directory;
+    let mut named: Vec<String> = std::iter::once(f.expect.mail_from.clone())
+        .chain(f.expect.rcpt.iter().cloned())
+        .collect();
+    if let Some(m) = mail_parser::MessageParser::default().parse(&raw) {
+        for a in [m.from(), m.to(), m.cc()].into_iter().flatten() {
+            named.extend(a.iter().filter_map(|x| x.address()).map(str::to_string));
+        }
+    }
+    let mut out: Vec<String> = named
+        .into_iter()
+        .map(|a| a.trim().to_lowercase())
+        .filter(|a| {
+            a.rsplit_once('@')
+                .is_some_and(|(_, d)| dir.is_council_domain(d))
+                && !dir.lists(a)
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 pub fn run(snapshot: &Snapshot, f: &Fixture) -> Result<Outcome, FixtureError> {
     let raw = std::fs::read(&f.eml).map_err(|e| FixtureError {
         path: f.eml.display().to_string(),
