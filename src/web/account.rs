@@ -6,14 +6,14 @@
 use askama::Template;
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::extract::{CsrfOnly, CsrfToken, SignedForm, SignedIn, Signing};
-use super::login::{same, signed_in};
+use super::extract::{CsrfOnly, CsrfToken, SignedForm, SignedIn, Signing, SigningForm};
+use super::login::signed_in;
 use super::render::{Chrome, council, error_page, local_path, render, unavailable, when};
 use super::{Shared, client_ip, harden};
 use crate::auth::{self, second_factor};
@@ -140,12 +140,11 @@ pub async fn code_form(
 pub async fn code(
     State(state): State<Shared>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Signing { token, session: s }: Signing,
-    Form(form): Form<CodeForm>,
+    SigningForm {
+        user: Signing { token, session: s },
+        form,
+    }: SigningForm<CodeForm>,
 ) -> Response {
-    if !same(&s.csrf, &form.csrf) {
-        return (StatusCode::FORBIDDEN, "Log in first.").into_response();
-    }
     let next = next_of(&form.next);
     if s.stage != SessionStage::SecondFactor {
         return go(&next);
@@ -280,12 +279,11 @@ pub async fn enrol_form(
 pub async fn enrol(
     State(state): State<Shared>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    Signing { token, session: s }: Signing,
-    Form(form): Form<CodeForm>,
+    SigningForm {
+        user: Signing { token, session: s },
+        form,
+    }: SigningForm<CodeForm>,
 ) -> Response {
-    if !same(&s.csrf, &form.csrf) {
-        return (StatusCode::FORBIDDEN, "Log in first.").into_response();
-    }
     if s.stage == SessionStage::SecondFactor {
         return go("/login/code");
     }

@@ -11,8 +11,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 
+use super::decide::refused;
 use super::extract::{CsrfOnly, SignedForm, SignedIn};
-use super::message::{load, refused};
+use super::message::load;
 use super::render::{Chrome, error_page, render};
 use super::{Shared, harden};
 use crate::message::visible::visible;
@@ -65,12 +66,13 @@ fn link_refused(state: &Shared, s: &Session, e: &LinkError) -> Response {
 }
 
 /// The link in `token`, checked for the signed-in reviewer (signature,
-/// expiry, whose, unused), or the page saying why not.
+/// expiry, whose, unused), and the message it names; or the page saying
+/// why not.
 async fn checked(
     state: &Shared,
     s: &Session,
     token: &str,
-) -> Result<review::links::ActionLink, Response> {
+) -> Result<(review::links::ActionLink, crate::store::Held), Response> {
     let Some(links) = state.review.notices.links() else {
         return Err(error_page(
             state,
@@ -84,10 +86,12 @@ async fn checked(
         .check(token, Utc::now().timestamp(), &s.user)
         .map_err(|e| link_refused(state, s, &e))?;
     match state.review.store.link_used(&link.nonce).await {
-        Ok(false) => Ok(link),
-        Ok(true) => Err(link_refused(state, s, &LinkError::Used)),
-        Err(_) => Err(super::render::unavailable(state, s)),
+        Ok(false) => {}
+        Ok(true) => return Err(link_refused(state, s, &LinkError::Used)),
+        Err(_) => return Err(super::render::unavailable(state, s)),
     }
+    let held = load(state, s, &link.held).await?;
+    Ok((link, held))
 }
 
 pub async fn confirm(
@@ -95,12 +99,8 @@ pub async fn confirm(
     SignedIn { session: s, .. }: SignedIn,
     Path(token): Path<String>,
 ) -> Response {
-    let link = match checked(&state, &s, &token).await {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    let held = match load(&state, &s, &link.held).await {
-        Ok(h) => h,
+    let (link, held) = match checked(&state, &s, &token).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     if held.state != HeldState::Held {
@@ -170,12 +170,8 @@ pub async fn act(
         ..
     }: SignedForm<CsrfOnly>,
 ) -> Response {
-    let link = match checked(&state, &s, &token).await {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    let held = match load(&state, &s, &link.held).await {
-        Ok(h) => h,
+    let (link, held) = match checked(&state, &s, &token).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     // Recorded used first: of two taps, one acts.

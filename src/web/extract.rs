@@ -172,3 +172,31 @@ where
         Ok(SignedForm { user, form })
     }
 }
+
+/// A user whose sign-in may be unfinished, with a form from one of this
+/// site's pages (its CSRF token is the session's): the code, enrolment and
+/// log-out forms.
+pub struct SigningForm<T> {
+    pub user: Signing,
+    pub form: T,
+}
+
+impl<T> FromRequest<Shared> for SigningForm<T>
+where
+    T: DeserializeOwned + CsrfToken + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Shared) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let user = Signing::from_request_parts(&mut parts, state).await?;
+        let req = Request::from_parts(parts, body);
+        let Form(form) = Form::<T>::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !same(&user.session.csrf, form.csrf()) {
+            return Err(refuse(false, "/"));
+        }
+        Ok(SigningForm { user, form })
+    }
+}

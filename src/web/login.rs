@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::extract::{CsrfOnly, CsrfToken, Signing};
+use super::extract::{CsrfOnly, Signing, SigningForm};
 use super::render::{Chrome, council, encode_path, local_path, render};
 use super::{LOGIN_COOKIE, SESSION_COOKIE, Shared, client_ip, harden};
 use crate::auth;
@@ -303,13 +303,12 @@ pub(super) async fn signed_in(state: &Shared, user: &str, ip: &str, how: &str) {
 
 pub async fn logout(
     State(state): State<Shared>,
-    Signing { token, session }: Signing,
-    Form(form): Form<CsrfOnly>,
-) -> Response {
     // Any session may end, finished or not; the form must be this site's.
-    if !same(&session.csrf, form.csrf()) {
-        return (StatusCode::FORBIDDEN, "Log in first.").into_response();
-    }
+    SigningForm {
+        user: Signing { token, .. },
+        ..
+    }: SigningForm<CsrfOnly>,
+) -> Response {
     let _ = state
         .review
         .store

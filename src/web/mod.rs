@@ -13,6 +13,7 @@
 mod account;
 mod act;
 mod admin;
+mod decide;
 pub mod extract;
 mod login;
 mod message;
@@ -126,8 +127,8 @@ pub fn router(state: Shared) -> Router {
         .route("/held/{id}", get(message::message))
         .route("/held/{id}/preview", get(message::preview))
         .route("/held/{id}/attachment/{n}", get(message::attachment))
-        .route("/held/{id}/decide", post(message::decide))
-        .route("/held/{id}/restore", post(message::restore))
+        .route("/held/{id}/decide", post(decide::decide))
+        .route("/held/{id}/restore", post(decide::restore))
         .route("/held/decide", post(queue::decide_many))
         .route("/act/{token}", get(act::confirm).post(act::act))
         .route("/admin", get(admin::rules))

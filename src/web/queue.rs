@@ -373,7 +373,7 @@ pub async fn decide_many(
         // Each message's reason is the rule that held it, as on its page;
         // one the reviewer may not decide is left.
         let reason = match state.review.store.get(id).await {
-            Ok(h) if super::message::decidable(&state, &h, &s).is_ok() => {
+            Ok(h) if super::decide::decidable(&state, &h, &s).is_ok() => {
                 review::holding_rule(&h.verdict)
                     .and_then(|r| review::rule_reason(&snapshot, &r.id))
                     .unwrap_or_default()
