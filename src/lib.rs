@@ -14,7 +14,8 @@
 //!   evaluate the policy, rewrite, seal, commit — ending in an `Outcome`.
 //! - [`message`]: the envelope, the one parse every stage shares
 //!   ([`message::View`]), the author's new text, MIME rewriting, notices.
-//! - [`policy`]: the council directory, the rules, word lists, detectors,
+//! - [`policy`]: the council directory, the adopted protocol, the rules,
+//!   word lists, detectors,
 //!   the engine and the verdict; a compiled [`policy::Snapshot`] swapped
 //!   atomically.
 //! - [`queue`]: the durable spool (segments, index, replay, writer) and

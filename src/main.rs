@@ -61,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         action: RulesAction,
     },
+    /// The council's own protocol: packs, and the clause behind each rule.
+    Protocol {
+        #[command(subcommand)]
+        action: cli::protocol::ProtocolAction,
+    },
     /// The example sentences the content detectors read meaning by.
     Examples {
         #[command(subcommand)]
@@ -69,6 +74,9 @@ enum Command {
     /// What each rule did over the last 7 and 30 days, and what reviewers
     /// then did with what it held.
     Stats,
+    /// What this config folder leads to: folders, store, queue, listeners
+    /// and policy.
+    Status,
     /// The council directory.
     Directory {
         #[command(subcommand)]
@@ -118,8 +126,10 @@ fn run() -> Result<()> {
             cli::runtime()?.block_on(cli::audit::audit(&cli.config, action))
         }
         Command::Rules { action } => cli::rules::rules(&cli.config, action),
+        Command::Protocol { action } => cli::protocol::protocol(&cli.config, action),
         Command::Examples { action } => cli::examples::examples(&cli.config, action),
         Command::Stats => cli::runtime()?.block_on(cli::stats::stats(&cli.config)),
+        Command::Status => cli::runtime()?.block_on(cli::status::status(&cli.config)),
         Command::Directory { action } => cli::directory::directory(&cli.config, action),
         Command::Health { url } => cli::health::health(&url),
     }

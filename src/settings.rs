@@ -272,8 +272,10 @@ pub struct ServerSettings {
     /// Empty means the machine's host name.
     #[serde(default)]
     pub hostname: String,
-    /// Folder for the spool, held messages and the outbox. Relative paths are
-    /// taken from the working directory.
+    /// Folder for the spool, held messages and the outbox. A relative path
+    /// is taken from the config folder (never the working directory), so
+    /// the gateway and every command given the same `--config` share one
+    /// store and queue.
     pub data_dir: PathBuf,
     /// Address that sends delivery reports and notices. Empty means
     /// `postmaster@` the council's first domain.
@@ -433,19 +435,53 @@ pub fn domain_matches(pattern: &str, domain: &str) -> bool {
 impl Settings {
     /// Loads `DIR/councilgate.toml` (or the shipped defaults when absent), then
     /// applies `COUNCILGATE__SECTION__KEY` environment overrides.
+    ///
+    /// Relative paths in it (`server.data_dir`, `tls.cert`, `tls.key`,
+    /// `sender_auth.dns_zone`, `dkim.keys[].key`) are resolved against the
+    /// config folder, never the working directory: a command run from an
+    /// operator's home folder opens the store the gateway uses.
     pub fn load(dir: &Path) -> Result<Self, SettingsError> {
         let path = dir.join(SETTINGS_FILE);
         let file_name = path.display().to_string();
-        let base = if path.exists() {
-            config::File::from(path.clone()).format(config::FileFormat::Toml)
+        let mut settings = if path.exists() {
+            Self::from_sources(
+                &file_name,
+                config::File::from(path.clone()).format(config::FileFormat::Toml),
+            )?
         } else {
             // Same defaults as the shipped file.
-            return Self::from_sources(
+            Self::from_sources(
                 "built-in defaults",
                 config::File::from_str(DEFAULT_SETTINGS, config::FileFormat::Toml),
-            );
+            )?
         };
-        Self::from_sources(&file_name, base)
+        settings.resolve_paths(dir);
+        Ok(settings)
+    }
+
+    /// Makes the relative paths of the settings absolute, from `dir`.
+    fn resolve_paths(&mut self, dir: &Path) {
+        let base = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let resolve = |p: &Path| -> PathBuf {
+            if p.as_os_str().is_empty() || p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let text = |s: &mut String| {
+            let t = s.trim();
+            if !t.is_empty() {
+                *s = resolve(Path::new(t)).display().to_string();
+            }
+        };
+        self.server.data_dir = resolve(&self.server.data_dir);
+        text(&mut self.tls.cert);
+        text(&mut self.tls.key);
+        text(&mut self.sender_auth.dns_zone);
+        for k in &mut self.dkim.keys {
+            text(&mut k.key);
+        }
     }
 
     /// The shipped defaults alone, with no file and no environment: for

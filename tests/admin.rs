@@ -531,8 +531,10 @@ fn rules_test_passes_the_shipped_fixtures_and_fails_readably_on_a_wrong_one() {
     )
     .expect("write");
     let data = tempfile::tempdir().expect("data");
+    // The shipped config folder, with its data folder (relative: inside
+    // the config folder) moved out of the repository.
     let out = std::process::Command::new(bin)
-        .current_dir(data.path())
+        .env("COUNCILGATE__SERVER__DATA_DIR", data.path())
         .arg("--config")
         .arg(&config)
         .args(["rules", "diff", "--candidate"])

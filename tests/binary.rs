@@ -148,8 +148,12 @@ fn shipped_config_serves_and_delivers_to_outbox_with_curl() {
         ),
     ];
     std::fs::write(work.path().join("zone.toml"), "").expect("zone");
-    let config = std::path::Path::new(REPO).join("config");
-    let _gw = spawn_serve(work.path(), &config, &env);
+    // The shipped config folder as it is, run from another folder: the
+    // data folder is inside the config folder, not the working directory.
+    let config = work.path().join("config");
+    copy_shipped_config(&config);
+    let elsewhere = tempfile::tempdir().expect("cwd");
+    let _gw = spawn_serve(elsewhere.path(), &config, &env);
     assert!(wait_port(inbound), "gateway listening");
     let msg = work.path().join("message.eml");
     std::fs::write(&msg, b"From: resident@example.org\r\nTo: clerk@example-tc.gov.uk\r\nSubject: Pothole on Mill Lane\r\n\r\nThere is a pothole.\r\n").expect("write");
@@ -167,7 +171,7 @@ fn shipped_config_serves_and_delivers_to_outbox_with_curl() {
         .output()
         .expect("curl");
     assert_success(&out);
-    let outbox = work.path().join("data/outbox");
+    let outbox = config.join("data/outbox");
     let mut found = None;
     for _ in 0..100 {
         if let Some(e) = std::fs::read_dir(&outbox).ok().and_then(|mut d| d.next()) {
@@ -176,7 +180,7 @@ fn shipped_config_serves_and_delivers_to_outbox_with_curl() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let file = found.expect("a message in data/outbox");
+    let file = found.expect("a message in <config>/data/outbox");
     let text = std::fs::read_to_string(file).expect("read");
     assert!(
         text.starts_with(
@@ -185,6 +189,19 @@ fn shipped_config_serves_and_delivers_to_outbox_with_curl() {
         "{text}"
     );
     assert!(text.contains("Subject: Pothole on Mill Lane"));
+    assert!(!elsewhere.path().join("data").exists());
+}
+
+/// The shipped config folder's files (not a data folder a local run made
+/// inside it) copied to `to`.
+fn copy_shipped_config(to: &std::path::Path) {
+    let from = std::path::Path::new(REPO).join("config");
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(&from).expect("config").flatten() {
+        if e.path().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+        }
+    }
 }
 
 #[test]
@@ -855,10 +872,16 @@ fn a_command_names_the_store_it_opens_and_never_makes_one_silently() {
     let out = run(&["held", "list"]);
     assert_success(&out);
     let err = String::from_utf8_lossy(&out.stderr);
-    let db = work.path().join("data/councilgate.db");
+    // Relative data_dir is taken from the config folder, never the
+    // working directory.
+    let db = empty_config.path().join("data/councilgate.db");
     assert!(
         err.starts_with("store: sqlite://") && err.contains(&db.display().to_string()),
         "the store is named first: {err}"
+    );
+    assert!(
+        !work.path().join("data").exists(),
+        "nothing is made in the working directory"
     );
     assert!(
         err.contains("note: no store existed at") && err.contains("--config"),
@@ -964,4 +987,116 @@ fn a_missed_breach_proposed_as_an_example_is_held_on_recheck() {
         "{hit}"
     );
     assert_ne!(before["policy"], after["policy"], "a new policy version");
+}
+
+/// The setup guide as a new operator follows it: the config in one folder
+/// (`/etc/councilgate`), the gateway started from another (`/var/lib`), the
+/// operator's commands from a third (their home folder). The login the
+/// operator adds is the one the gateway's pages accept, and the queue and
+/// held mail the commands show are the gateway's; `status` names it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_s_commands_from_another_folder_see_the_gateway_s_users_queue_and_held_mail() {
+    use std::io::Write;
+    let root = tempfile::tempdir().expect("tmp");
+    let etc = root.path().join("etc/councilgate");
+    let service_cwd = root.path().join("var/lib");
+    let home = root.path().join("home/operator");
+    for d in [&service_cwd, &home] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    copy_shipped_config(&etc);
+    std::fs::write(etc.join("zone.toml"), "").expect("zone");
+    let settings = std::fs::read_to_string(etc.join("councilgate.toml")).expect("settings");
+    let (inbound, submission, web) = (free_port(), free_port(), free_port());
+    let settings = settings
+        .replace("127.0.0.1:2525", &format!("127.0.0.1:{inbound}"))
+        .replace("127.0.0.1:2587", &format!("127.0.0.1:{submission}"))
+        .replace("127.0.0.1:2465", &format!("127.0.0.1:{}", free_port()))
+        .replace("127.0.0.1:8025", &format!("127.0.0.1:{web}"))
+        .replace("127.0.0.1:9025", &format!("127.0.0.1:{}", free_port()))
+        // A relative path, as an operator writes it: beside councilgate.toml.
+        .replace("dns_zone = \"\"", "dns_zone = \"zone.toml\"");
+    std::fs::write(etc.join("councilgate.toml"), settings).expect("settings");
+    let _gw = spawn_serve(&service_cwd, &etc, &[]);
+    assert!(wait_port(inbound) && wait_port(web), "gateway listening");
+
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(BIN)
+            .current_dir(&home)
+            .arg("--config")
+            .arg(&etc)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("wait");
+        assert_success(&out);
+        (
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let store = etc.join("data/councilgate.db");
+    let (_, err) = run(
+        &["user", "add", "clerk@example-tc.gov.uk", "--role", "clerk"],
+        &format!("{}\n", common::pages::PASSWORD),
+    );
+    assert!(
+        err.starts_with("store: sqlite://") && err.contains(&store.display().to_string()),
+        "the gateway's store, named first: {err}"
+    );
+    assert!(!err.contains("no store existed"), "{err}");
+
+    // A councillor's instruction to a junior officer, held by the gateway.
+    let reply = send(
+        submission,
+        "cllr.patel@example-tc.gov.uk",
+        "alex.green@example-tc.gov.uk",
+        "From: Mark Patel <cllr.patel@example-tc.gov.uk>\r\nTo: Alex Green <alex.green@example-tc.gov.uk>\r\nSubject: Pavilion doors\r\n\r\nAlex,\r\n\r\nI need you to repaint the pavilion doors before the fete on Saturday.\r\n\r\nMark",
+    );
+    assert!(reply.starts_with("250 2.6.0"), "{reply}");
+    let (held, _) = run(&["held", "list"], "");
+    assert!(
+        held.contains("Pavilion doors") && held.contains("instruction-to-staff"),
+        "{held}"
+    );
+    let (_, err) = run(&["queue", "list"], "");
+    assert!(
+        err.starts_with(&format!("spool: {}", etc.join("data/spool").display())),
+        "{err}"
+    );
+    let (status, _) = run(&["status"], "");
+    for want in [
+        format!("config folder   {}", etc.display()),
+        format!("data folder     {}", etc.join("data").display()),
+        "held            1 message(s) waiting for review".to_string(),
+        format!("127.0.0.1:{inbound}  answering"),
+        "live since".to_string(),
+    ] {
+        assert!(status.contains(&want), "status shows {want:?}:\n{status}");
+    }
+    // Nothing was made where the commands ran or the gateway started.
+    for d in [&service_cwd, &home] {
+        assert_eq!(
+            std::fs::read_dir(d).expect("dir").count(),
+            0,
+            "{}",
+            d.display()
+        );
+    }
+
+    // The login the operator added opens the gateway's review pages.
+    let base = format!("http://127.0.0.1:{web}");
+    let c = common::pages::browser();
+    common::pages::login(&c, &base, "clerk@example-tc.gov.uk").await;
+    let page = common::pages::page(&c, format!("{base}/")).await;
+    assert!(page.contains("Pavilion doors"), "{page}");
 }

@@ -7,10 +7,12 @@ pub mod directory;
 pub mod examples;
 pub mod health;
 pub mod held;
+pub mod protocol;
 pub mod queue;
 pub mod rules;
 pub mod serve;
 pub mod stats;
+pub mod status;
 pub mod user;
 
 use anyhow::{Context, Result};
@@ -28,8 +30,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 pub async fn open_store(config: &std::path::Path) -> Result<(Settings, councilgate::store::Store)> {
     let settings = Settings::load(config)?;
     let (url, created) = if settings.store.url.trim().is_empty() {
-        let dir = std::path::absolute(&settings.server.data_dir)
-            .unwrap_or_else(|_| settings.server.data_dir.clone());
+        let dir = data_folder(&settings);
         let file = dir.join("councilgate.db");
         let created = !file.exists();
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -51,10 +52,10 @@ pub async fn open_store(config: &std::path::Path) -> Result<(Settings, councilga
     Ok((settings, store))
 }
 
-/// The data folder `settings` name, as an absolute path, for messages.
+/// The data folder `settings` name (absolute: [`Settings::load`] resolves
+/// it against the config folder).
 pub fn data_folder(settings: &Settings) -> std::path::PathBuf {
-    std::path::absolute(&settings.server.data_dir)
-        .unwrap_or_else(|_| settings.server.data_dir.clone())
+    settings.server.data_dir.clone()
 }
 
 pub fn when(ts: i64) -> String {

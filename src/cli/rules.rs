@@ -47,6 +47,17 @@ pub fn rules(config: &Path, action: RulesAction) -> Result<()> {
                 s.directory.people.len(),
                 s.version
             );
+            println!(
+                "Notices quote the {}.",
+                s.protocol.name(&s.directory.council_name)
+            );
+            for w in councilgate::policy::protocol::foreign_councils(
+                &s.directory.council_name,
+                &s.protocol,
+                &s.rules,
+            ) {
+                println!("warning: {w}");
+            }
             Ok(())
         }
         RulesAction::Explain { id } => {

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod engine;
 pub mod import;
 pub mod lexicon;
+pub mod protocol;
 pub mod rules;
 pub mod semantic;
 pub mod sentences;
@@ -58,6 +59,8 @@ pub struct PolicyTexts {
     pub wordlists: String,
     pub rules: String,
     pub examples: String,
+    /// `protocol.toml` (empty in a version recorded before it was kept).
+    pub protocol: String,
 }
 
 /// Directory, word lists, rules and examples compiled for evaluation.
@@ -69,6 +72,8 @@ pub struct Snapshot {
     pub directory: Directory,
     pub lexicon: Lexicon,
     pub rules: Vec<Rule>,
+    /// The protocol the council adopted, whose words the rules quote.
+    pub protocol: protocol::Protocol,
     /// The content detectors' semantic reading; `None` when
     /// `policy.semantic = "off"`.
     pub semantic: Option<semantic::Semantic>,
@@ -122,22 +127,26 @@ impl Snapshot {
                 semantic::examples::DEFAULT_EXAMPLES,
                 "built-in examples.toml",
             ),
+            (protocol::DEFAULT_PROTOCOL, "built-in protocol.toml"),
             &semantic::Options::default(),
         )
     }
 
-    /// Compiles the policy from its four texts (each with the name its
+    /// Compiles the policy from its five texts (each with the name its
     /// errors give).
     pub fn compile_with(
         directory: (&str, &str),
         wordlists: (&str, &str),
         rules: (&str, &str),
         examples: (&str, &str),
+        protocol: (&str, &str),
         options: &semantic::Options,
     ) -> Result<Self, PolicyError> {
         let dir = Directory::parse(directory.0, directory.1)?;
         let lexicon = Lexicon::parse(wordlists.0, wordlists.1)?;
-        let compiled = rules::compile(rules.0, rules.1, &lexicon)?;
+        let mut compiled = rules::compile(rules.0, rules.1, &lexicon)?;
+        let adopted = protocol::Protocol::parse(protocol.0, protocol.1)?;
+        adopted.apply(&dir.council_name, &mut compiled.rules, protocol.1)?;
         let parsed_examples = semantic::Examples::parse(examples.0, examples.1)?;
         let semantic = match options.mode {
             semantic::Mode::On => Some(semantic::Semantic::compile(
@@ -157,16 +166,19 @@ impl Snapshot {
                 rules.0.as_bytes(),
                 examples.0.as_bytes(),
                 model.as_bytes(),
+                protocol.0.as_bytes(),
             ]),
             directory: dir,
             lexicon,
             rules: compiled.rules,
+            protocol: adopted,
             semantic,
             texts: PolicyTexts {
                 directory: directory.0.to_string(),
                 wordlists: wordlists.0.to_string(),
                 rules: rules.0.to_string(),
                 examples: examples.0.to_string(),
+                protocol: protocol.0.to_string(),
             },
         })
     }
@@ -178,8 +190,8 @@ impl Snapshot {
     }
 
     /// Compiles the policy in a config folder: `directory.toml`
-    /// (required), `wordlists.toml`, `rules.toml` and `examples.toml` (the
-    /// built-in defaults when absent).
+    /// (required), `wordlists.toml`, `rules.toml`, `examples.toml` and
+    /// `protocol.toml` (the built-in defaults when absent).
     pub fn load_with(dir: &Path, options: &semantic::Options) -> Result<Self, PolicyError> {
         let path = dir.join(directory::DIRECTORY_FILE);
         let dtext = std::fs::read_to_string(&path).map_err(|e| directory::DirectoryError {
@@ -201,11 +213,15 @@ impl Snapshot {
             semantic::examples::DEFAULT_EXAMPLES,
         )
         .map_err(|e| io(semantic::examples::EXAMPLES_FILE, e))?;
+        let (ptext, pname) =
+            read_or_default(dir, protocol::PROTOCOL_FILE, protocol::DEFAULT_PROTOCOL)
+                .map_err(|e| io(protocol::PROTOCOL_FILE, e))?;
         Self::compile_with(
             (&dtext, &path.display().to_string()),
             (&wtext, &wname),
             (&rtext, &rname),
             (&etext, &ename),
+            (&ptext, &pname),
             options,
         )
     }

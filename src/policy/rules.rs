@@ -168,9 +168,13 @@ impl RecipientCond {
 pub struct RuleDef {
     pub id: String,
     pub title: String,
-    /// The protocol text the rule enforces, quoted.
+    /// The protocol text the rule enforces, quoted. Usually given by the
+    /// council's `protocol.toml` (which replaces it); a rule no protocol
+    /// clause stands behind (a councilgate safeguard) gives its own.
+    #[serde(default)]
     pub reference: String,
-    /// Where the text comes from ("Wantage, Correspondence").
+    /// Where the text comes from ("Example Town Council Councillor–Officer
+    /// Protocol, “Correspondence”"); set from `protocol.toml` likewise.
     #[serde(default)]
     pub source: String,
     #[serde(default = "yes")]
@@ -319,11 +323,6 @@ pub fn compile(text: &str, file: &str, lex: &Lexicon) -> Result<RuleSet, RulesEr
         }
         if !ids.insert(id.clone()) {
             return Err(at("the id is used twice".into()));
-        }
-        if def.reference.trim().is_empty() {
-            return Err(at(
-                "reference: quote the protocol text this rule enforces".into()
-            ));
         }
         match def.action {
             Action::Copy | Action::Redirect

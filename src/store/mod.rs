@@ -179,6 +179,7 @@ impl Store {
     async fn add_columns(&self) -> Result<(), StoreError> {
         const ADDED: &[(&str, &str, &str)] = &[
             ("config_history", "examples", "TEXT NOT NULL DEFAULT ''"),
+            ("config_history", "protocol", "TEXT NOT NULL DEFAULT ''"),
             ("users", "disabled", "BIGINT NOT NULL DEFAULT 0"),
             ("users", "last_sign_in", "BIGINT NOT NULL DEFAULT 0"),
             ("smtp_logins", "disabled", "BIGINT NOT NULL DEFAULT 0"),

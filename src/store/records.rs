@@ -85,6 +85,7 @@ fn config_from(r: &sqlx::any::AnyRow) -> Result<ConfigVersion, StoreError> {
             rules: r.try_get("rules")?,
             wordlists: r.try_get("wordlists")?,
             examples: r.try_get("examples")?,
+            protocol: r.try_get("protocol")?,
         },
         diff: r.try_get("diff")?,
     })
@@ -124,6 +125,7 @@ impl Store {
             diff_text("rules.toml", &prev.rules, &texts.rules),
             diff_text("wordlists.toml", &prev.wordlists, &texts.wordlists),
             diff_text("examples.toml", &prev.examples, &texts.examples),
+            diff_text("protocol.toml", &prev.protocol, &texts.protocol),
         ]
         .concat();
         // Numbered by primary key: two gateways recording at once conflict
@@ -137,7 +139,7 @@ impl Store {
                 Some(r) => r.try_get::<i64, _>("seq")? + 1,
                 None => seq,
             };
-            let inserted = sqlx::query("INSERT INTO config_history (seq, at, version, trigger_, directory, rules, wordlists, examples, diff) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            let inserted = sqlx::query("INSERT INTO config_history (seq, at, version, trigger_, directory, rules, wordlists, examples, protocol, diff) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                 .bind(seq)
                 .bind(at)
                 .bind(version)
@@ -146,6 +148,7 @@ impl Store {
                 .bind(&texts.rules)
                 .bind(&texts.wordlists)
                 .bind(&texts.examples)
+                .bind(&texts.protocol)
                 .bind(&diff)
                 .execute(self.pool())
                 .await;
@@ -174,7 +177,7 @@ impl Store {
 
     /// The most recent configurations, newest first.
     pub async fn config_history(&self, limit: i64) -> Result<Vec<ConfigVersion>, StoreError> {
-        let rows = sqlx::query("SELECT seq, at, version, trigger_, directory, rules, wordlists, examples, diff FROM config_history ORDER BY seq DESC LIMIT $1")
+        let rows = sqlx::query("SELECT seq, at, version, trigger_, directory, rules, wordlists, examples, protocol, diff FROM config_history ORDER BY seq DESC LIMIT $1")
             .bind(limit)
             .fetch_all(self.pool())
             .await?;
@@ -182,7 +185,7 @@ impl Store {
     }
 
     pub async fn config_version(&self, seq: i64) -> Result<ConfigVersion, StoreError> {
-        let row = sqlx::query("SELECT seq, at, version, trigger_, directory, rules, wordlists, examples, diff FROM config_history WHERE seq = $1")
+        let row = sqlx::query("SELECT seq, at, version, trigger_, directory, rules, wordlists, examples, protocol, diff FROM config_history WHERE seq = $1")
             .bind(seq)
             .fetch_optional(self.pool())
             .await?

@@ -1,7 +1,7 @@
-//! Hot reload of the policy: a change to `directory.toml`, `rules.toml` or
-//! `wordlists.toml` in the config folder, or SIGHUP, compiles a new
-//! snapshot and swaps it in atomically. Messages in flight finish on the
-//! snapshot they started with. A configuration that does not compile is
+//! Hot reload of the policy: a change to `directory.toml`, `rules.toml`,
+//! `wordlists.toml`, `examples.toml` or `protocol.toml` in the config
+//! folder, or SIGHUP, compiles a new snapshot and swaps it in atomically.
+//! Messages in flight finish on the snapshot they started with. A configuration that does not compile is
 //! refused and reported (log, admin page), and the gateway keeps the last
 //! good one. Every configuration that goes live is recorded in the store's
 //! history with its diff.
@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::policy::{
-    PolicyHandle, Snapshot, directory::DIRECTORY_FILE, lexicon::WORDLISTS_FILE, rules::RULES_FILE,
-    semantic::examples::EXAMPLES_FILE,
+    PolicyHandle, Snapshot, directory::DIRECTORY_FILE, lexicon::WORDLISTS_FILE,
+    protocol::PROTOCOL_FILE, rules::RULES_FILE, semantic::examples::EXAMPLES_FILE,
 };
 use crate::store::Store;
 
@@ -32,9 +32,16 @@ pub struct ReloadStatus {
 }
 
 fn watched(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| [DIRECTORY_FILE, RULES_FILE, WORDLISTS_FILE, EXAMPLES_FILE].contains(&n))
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+        [
+            DIRECTORY_FILE,
+            RULES_FILE,
+            WORDLISTS_FILE,
+            EXAMPLES_FILE,
+            PROTOCOL_FILE,
+        ]
+        .contains(&n)
+    })
 }
 
 /// Hot reload: the config folder, the live policy it compiles into, the

@@ -1,5 +1,5 @@
 //! The admin pages (role `admin`): rules with their statistics, the
-//! directory as loaded, try-a-message, the audit log, and the configuration
+//! adopted protocol rule by rule, the directory as loaded, try-a-message, the audit log, and the configuration
 //! history with diffs and revert.
 
 use askama::Template;
@@ -99,6 +99,41 @@ pub async fn rules(
             version: snapshot.version.clone(),
             error: last_error(&state),
             rules,
+        },
+        StatusCode::OK,
+    )
+}
+
+#[derive(Template)]
+#[template(path = "admin_protocol.html")]
+struct ProtocolPage {
+    chrome: Chrome,
+    name: String,
+    adopted: String,
+    review: String,
+    pack: String,
+    warnings: Vec<String>,
+    rows: Vec<crate::policy::protocol::Coverage>,
+}
+
+/// The adopted protocol: rule by rule, the clause it enforces (the table
+/// of `councilgate protocol coverage`).
+pub async fn protocol(
+    State(state): State<Shared>,
+    SignedIn { session: s, .. }: SignedIn<Admin>,
+) -> Response {
+    let snapshot = state.review.policy.load();
+    let p = &snapshot.protocol;
+    let council = &snapshot.directory.council_name;
+    render(
+        &ProtocolPage {
+            chrome: Chrome::new(council.clone(), Some(&s)),
+            name: p.name(council),
+            adopted: p.adopted.clone(),
+            review: p.review.clone(),
+            pack: p.pack.clone(),
+            warnings: crate::policy::protocol::foreign_councils(council, p, &snapshot.rules),
+            rows: p.coverage(&snapshot.rules),
         },
         StatusCode::OK,
     )
@@ -500,15 +535,20 @@ pub async fn revert(
             &dir.join(crate::policy::lexicon::WORDLISTS_FILE),
             texts.wordlists.as_bytes(),
         )?;
-        // A version recorded before examples were kept has none: the
-        // examples file is left as it is.
-        if texts.examples.is_empty() {
-            return Ok(());
+        // A version recorded before examples (or the protocol) were kept
+        // has none: that file is left as it is.
+        for (text, file) in [
+            (
+                &texts.examples,
+                crate::policy::semantic::examples::EXAMPLES_FILE,
+            ),
+            (&texts.protocol, crate::policy::protocol::PROTOCOL_FILE),
+        ] {
+            if !text.is_empty() {
+                write_atomic(&dir.join(file), text.as_bytes())?;
+            }
         }
-        write_atomic(
-            &dir.join(crate::policy::semantic::examples::EXAMPLES_FILE),
-            texts.examples.as_bytes(),
-        )
+        Ok(())
     })
     .await;
     if !matches!(written, Ok(Ok(()))) {

@@ -132,6 +132,7 @@ pub fn router(state: Shared) -> Router {
         .route("/held/decide", post(queue::decide_many))
         .route("/act/{token}", get(act::confirm).post(act::act))
         .route("/admin", get(admin::rules))
+        .route("/admin/protocol", get(admin::protocol))
         .route("/admin/directory", get(admin::directory))
         .route("/admin/users", get(users::users).post(users::change))
         .route("/admin/try", get(admin::try_form).post(admin::try_message))
