@@ -15,9 +15,8 @@
 //! - [`message`]: the envelope, the one parse every stage shares
 //!   ([`message::View`]), the author's new text, MIME rewriting, notices.
 //! - [`policy`]: the council directory, the adopted protocol, the rules,
-//!   word lists, detectors,
-//!   the engine and the verdict; a compiled [`policy::Snapshot`] swapped
-//!   atomically.
+//!   word lists, detectors, the engine and the verdict; a compiled
+//!   [`policy::Snapshot`] swapped atomically.
 //! - [`queue`]: the durable spool (segments, index, replay, writer) and
 //!   the delivery scheduler (retries, expiry, bounces).
 //! - [`delivery`]: relaying to the next hop, the local outbox, DKIM

@@ -63,6 +63,22 @@ pub struct Settings {
     pub routes: Vec<Route>,
     #[serde(default)]
     pub policy: PolicySettings,
+    #[serde(default)]
+    pub hairpin: HairpinSettings,
+}
+
+/// Internal mail of a hosted tenant (Microsoft 365, Google Workspace)
+/// through the gateway: the tenant sends mail between council addresses to
+/// the gateway unless it carries the gateway's mark, and the gateway marks
+/// what it returns (routes with `mark = true`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HairpinSettings {
+    /// The value of `X-Councilgate-Mark` on mail returned to the tenant: a
+    /// long random secret (a sender who adds the header by hand must not
+    /// guess it). Empty: no mark is added and none is honoured.
+    #[serde(default)]
+    pub mark_secret: Secret,
 }
 
 /// How the policy reads mail.
@@ -345,6 +361,21 @@ pub struct SmtpSettings {
     /// Logins that may send as other addresses.
     #[serde(default)]
     pub delegates: Vec<Delegate>,
+    /// With `unknown_recipients = "verify"` in the directory: how long the
+    /// council's mail host's "this mailbox exists" is remembered.
+    #[serde(default = "default_verify_known")]
+    pub verify_known_secs: u64,
+    /// … and how long its "no such mailbox".
+    #[serde(default = "default_verify_unknown")]
+    pub verify_unknown_secs: u64,
+}
+
+fn default_verify_known() -> u64 {
+    7 * 86_400
+}
+
+fn default_verify_unknown() -> u64 {
+    3 * 3600
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -401,6 +432,11 @@ pub struct Route {
     /// Accept an upstream certificate that does not verify (test upstreams only).
     #[serde(default)]
     pub tls_insecure: bool,
+    /// The council's own tenant: mail sent this way carries the gateway's
+    /// mark (`hairpin.mark_secret`), so the tenant delivers it instead of
+    /// sending it back.
+    #[serde(default)]
+    pub mark: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -619,6 +655,20 @@ impl Settings {
                     "routes[{i}]: expected both username and password, or neither"
                 ));
             }
+            if route.mark && self.hairpin.mark_secret.expose().trim().is_empty() {
+                return Err(format!(
+                    "routes[{i}].mark: the mark needs a secret value in hairpin.mark_secret (e.g. openssl rand -hex 24)"
+                ));
+            }
+        }
+        let secret = self.hairpin.mark_secret.expose().trim();
+        if !secret.is_empty()
+            && (secret.len() < 16 || !secret.chars().all(|c| c.is_ascii_graphic()))
+        {
+            return Err(
+                "hairpin.mark_secret: expected at least 16 printable characters without spaces (e.g. openssl rand -hex 24)"
+                    .into(),
+            );
         }
         Ok(())
     }

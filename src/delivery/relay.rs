@@ -214,7 +214,7 @@ async fn close(mut conn: AsyncSmtpConnection) {
 
 /// A new connection to the route's next hop: connect, EHLO, STARTTLS and
 /// AUTH as the route says.
-async fn open(
+pub(crate) async fn open(
     route: &Route,
     hostname: &str,
     timeout: Duration,

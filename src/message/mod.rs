@@ -8,6 +8,7 @@
 
 pub mod analysis;
 pub mod envelope;
+pub mod mark;
 pub mod notice;
 pub mod quote;
 pub mod rewrite;

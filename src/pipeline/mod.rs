@@ -4,6 +4,8 @@
 //! ```text
 //! receive        the SMTP session: DATA decoded, size and header limits,
 //!                a `Received:` field; hands over a Received
+//! mark           message::mark: every X-Councilgate-Mark removed; one with
+//!                our secret means we checked it already → commit unchanged
 //! authenticate   sender_auth: SPF, DKIM, DMARC and the ARC chain of mail
 //!                from outside → SenderAuth (stamped as Authentication-Results)
 //! parse once     message::View: header fields, end of the header section,
@@ -34,7 +36,7 @@ use chrono::Utc;
 use crate::auth::Logins;
 use crate::delivery::sign::Signer;
 use crate::message::envelope::{Envelope, ListenerKind};
-use crate::message::{View, rewrite};
+use crate::message::{View, mark, rewrite};
 use crate::policy::PolicyHandle;
 use crate::queue::Queue;
 use crate::review::Review;
@@ -77,6 +79,8 @@ pub struct Pipeline {
     pub sender_auth: Option<Verifier>,
     /// DKIM keys and the ARC sealer.
     pub signer: Arc<Signer>,
+    /// `hairpin.mark_secret`: the value of our mark (empty: none is valid).
+    pub mark_secret: crate::settings::Secret,
 }
 
 impl Pipeline {
@@ -92,6 +96,34 @@ impl Pipeline {
             mut message,
             queue_id,
         } = received;
+
+        // mark: mail the gateway returned to the council's tenant carries
+        // our mark; back here (a loop, a misrouted rule) it is not judged
+        // twice. A mark without our secret is forged: removed, ignored.
+        let (unmarked, found) = mark::take(&message, self.mark_secret.expose().trim());
+        let unmarked = match unmarked {
+            Cow::Owned(m) => Some(m),
+            Cow::Borrowed(_) => None,
+        };
+        if let Some(m) = unmarked {
+            message = m;
+        }
+        match found {
+            mark::Found::Valid => {
+                tracing::info!(id = %queue_id, "carries this gateway's mark: checked already, passed on unchanged");
+                let snapshot = self.policy.load();
+                let view = View::parse(&message);
+                let verdict =
+                    crate::policy::Verdict::deliver_unchanged(&envelope, &snapshot.version, None);
+                return self
+                    .commit(&envelope, &view, &snapshot, verdict, &queue_id)
+                    .await;
+            }
+            mark::Found::Forged => {
+                tracing::warn!(id = %queue_id, "removed a gateway mark that does not carry the secret (forged or stale); the message is judged as usual");
+            }
+            mark::Found::None => {}
+        }
 
         // authenticate: mail from outside. Only we may say what we
         // verified, and DMARC decides whether its From is who it claims.

@@ -103,6 +103,10 @@ pub enum UnknownRecipients {
     /// Accept it (a directory that does not list every mailbox); the next
     /// hop decides.
     Accept,
+    /// Ask the council's mail host (the route for the domain) with an RCPT
+    /// probe, and remember its answer: `550 5.1.1` for a mailbox it
+    /// refuses, `450` when it cannot be asked.
+    Verify,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]

@@ -350,14 +350,28 @@ async fn attempt(
             .collect();
         let outcomes = match route {
             Some(ri) => {
+                let route = &settings.routes[ri];
+                // To the council's own tenant: with the gateway's mark, so
+                // its routing rule delivers instead of sending it back.
+                let marked;
+                let bytes: &[u8] = if route.mark {
+                    marked = [
+                        crate::message::mark::line(settings.hairpin.mark_secret.expose().trim()),
+                        message.clone(),
+                    ]
+                    .concat();
+                    &marked
+                } else {
+                    &message
+                };
                 delivery::relay::deliver(
                     &cfg.pool,
-                    &settings.routes[ri],
+                    route,
                     &cfg.hostname,
                     timeout,
                     &entry.mail_from,
                     &rcpts,
-                    &message,
+                    bytes,
                 )
                 .await
             }

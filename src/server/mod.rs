@@ -178,6 +178,7 @@ impl App {
             logins: logins.clone(),
             sender_auth: verifier,
             signer: signer.clone(),
+            mark_secret: settings.hairpin.mark_secret.clone(),
         });
         let smtp = Arc::new(crate::smtp::Context {
             settings: settings.smtp.clone(),
@@ -192,6 +193,9 @@ impl App {
                 settings.smtp.stress_threshold_percent,
                 std::time::Duration::from_secs(settings.smtp.stress_timeout_secs),
             ),
+            recipients: Some(Arc::new(crate::delivery::verify::RecipientVerifier::new(
+                &settings,
+            ))),
         });
         let settings = Arc::new(settings);
         let queue_config = QueueConfig {

@@ -45,6 +45,9 @@ pub struct Context {
     pub pipeline: Arc<Pipeline>,
     /// Sessions open now, their idleness, and the stress timeouts.
     pub pressure: Arc<pressure::Pressure>,
+    /// Asks the council's mail host about addresses the directory does not
+    /// list (`unknown_recipients = "verify"`).
+    pub recipients: Option<Arc<crate::delivery::verify::RecipientVerifier>>,
 }
 
 /// Sessions open per client address, shared by both listeners, so that one

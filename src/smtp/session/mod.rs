@@ -360,9 +360,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             // smtp-proto reads `<postmaster>` as an empty address, as it
             // reads `<>`; only the first is a recipient (RFC 5321 §4.5.1).
             Request::Rcpt { to } if to.address.is_empty() && self.postmaster_line => {
-                self.rcpt("postmaster", ctx.settings.max_recipients)
+                self.rcpt("postmaster", ctx.settings.max_recipients).await
             }
-            Request::Rcpt { to } => self.rcpt(&to.address, ctx.settings.max_recipients),
+            Request::Rcpt { to } => self.rcpt(&to.address, ctx.settings.max_recipients).await,
             Request::Data => return self.data().await.map(Err),
             Request::Rset => {
                 self.tx = None;

@@ -1,17 +1,19 @@
 //! RCPT TO: the council's domains on the inbound listener, anywhere for
 //! logins and trusted networks on submission; at a council domain, only
-//! addresses that exist (the directory's people and mailboxes).
+//! addresses that exist (the directory's people and mailboxes, or, with
+//! `unknown_recipients = "verify"`, what the council's mail host accepts).
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Session;
 use super::mail::plausible_address;
+use crate::delivery::verify::Answer;
 use crate::message::envelope::ListenerKind;
-use crate::policy::directory::domain_of;
+use crate::policy::directory::{UnknownRecipients, domain_of};
 use crate::smtp::reply::Reply;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
-    pub(super) fn rcpt(&mut self, address: &str, max_rcpts: usize) -> Reply {
+    pub(super) async fn rcpt(&mut self, address: &str, max_rcpts: usize) -> Reply {
         let address = if address.eq_ignore_ascii_case("postmaster") {
             self.context.postmaster.clone()
         } else {
@@ -54,11 +56,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             };
         }
         if council_domain && !policy.directory.mailbox_exists(&address) {
-            return Reply::new(
-                550,
-                "5.1.1",
-                format!("<{address}>: no such mailbox at the council"),
-            );
+            let verify = policy.directory.unknown_recipients == UnknownRecipients::Verify;
+            drop(policy);
+            let answer = match (&self.context.recipients, verify) {
+                (Some(v), true) => v.check(&address).await,
+                _ => Answer::Unknown(String::new()),
+            };
+            match answer {
+                Answer::Exists => {}
+                Answer::Unknown(_) => {
+                    return Reply::new(
+                        550,
+                        "5.1.1",
+                        format!("<{address}>: no such mailbox at the council"),
+                    );
+                }
+                Answer::Unsure(why) => {
+                    tracing::warn!(%address, %why, "could not verify a recipient with the council's mail host");
+                    return Reply::new(
+                        450,
+                        "4.1.1",
+                        format!("<{address}>: cannot check this mailbox now; try again later"),
+                    );
+                }
+            }
         }
         if let Some(tx) = self.tx.as_mut() {
             if tx.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(&address)) {
