@@ -800,3 +800,108 @@ async fn a_login_that_is_not_a_reviewer_of_a_message_cannot_decide_it_but_an_adm
     assert_eq!(gw.app.store.get(&id).await.expect("get").state, "released");
     gw.stop().await;
 }
+
+/// A clerk's "not a breach" teaches the detector: the sentence that held
+/// the message is proposed as a negative example; an administrator sees
+/// what accepting it would change, accepts it, and the same sentence is no
+/// longer held — while a different instruction still is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_a_breach_proposes_an_example_that_once_accepted_stops_the_same_hold() {
+    let (_sink, cfg, gw) = gateway_with_sink().await;
+    let id = hold(&gw, "Pavilion doors", &[], "").await;
+    let base = format!("http://{}", gw.web);
+    add_user(&gw, "clerk@example-tc.gov.uk", "clerk").await;
+    add_user(&gw, "it@example-tc.gov.uk", "admin").await;
+    let clerk = browser();
+    let csrf = login(&clerk, &base, "clerk@example-tc.gov.uk").await;
+    let r = clerk
+        .post(format!("{base}/held/{id}/decide"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "release"),
+            ("reason", "In order — not a breach"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let sentence = "I need you to repaint the pavilion doors before the fete on Saturday.";
+    let waiting = gw
+        .app
+        .store
+        .proposals(councilgate::store::proposals::ProposalState::Proposed)
+        .await
+        .expect("proposals");
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(
+        (waiting[0].detector.as_str(), waiting[0].sentence.as_str()),
+        ("instruction", sentence)
+    );
+    assert_eq!(
+        waiting[0].label,
+        councilgate::policy::semantic::Label::Negative
+    );
+
+    // A clerk cannot see the page; an administrator can.
+    let r = clerk
+        .get(format!("{base}/admin/examples"))
+        .send()
+        .await
+        .expect("get");
+    assert_ne!(r.status(), StatusCode::OK);
+    let admin = browser();
+    login(&admin, &base, "it@example-tc.gov.uk").await;
+    let list = page(&admin, format!("{base}/admin/examples")).await;
+    assert!(
+        list.contains(sentence) && list.contains("not a breach"),
+        "{list}"
+    );
+    let what_if = page(&admin, format!("{base}/admin/examples/{}", waiting[0].id)).await;
+    assert!(
+        what_if.contains("would be decided differently") && what_if.contains(&format!("held {id}")),
+        "the released message itself would now be delivered: {what_if}"
+    );
+    let csrf = csrf_of(&list);
+    let r = admin
+        .post(format!("{base}/admin/examples/{}", waiting[0].id))
+        .form(&[("csrf", csrf.as_str()), ("action", "accept")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let written = std::fs::read_to_string(cfg.path().join("examples.toml")).expect("examples.toml");
+    assert!(written.contains(sentence), "written to the examples file");
+    let history = gw.app.store.config_history(1).await.expect("history");
+    assert!(
+        history[0]
+            .trigger
+            .contains("example accepted by it@example-tc.gov.uk")
+    );
+    assert!(history[0].diff.contains(sentence), "{}", history[0].diff);
+
+    // The same sentence is no longer held; another instruction still is.
+    let held_before = gw.held().await.len();
+    let reply = send(
+        gw.submission,
+        "cllr.patel@example-tc.gov.uk",
+        &["alex.green@example-tc.gov.uk", "clerk@example-tc.gov.uk"],
+        &format!("From: Mark Patel <cllr.patel@example-tc.gov.uk>\nTo: alex.green@example-tc.gov.uk\nCc: clerk@example-tc.gov.uk\nSubject: Pavilion doors again\n\nAlex,\n\n{sentence}\n\nMark\n"),
+    )
+    .await;
+    assert!(
+        reply.starts_with("250 2.0.0"),
+        "delivered, not held: {reply}"
+    );
+    let reply = send(
+        gw.submission,
+        "cllr.patel@example-tc.gov.uk",
+        &["alex.green@example-tc.gov.uk"],
+        "From: Mark Patel <cllr.patel@example-tc.gov.uk>\nTo: alex.green@example-tc.gov.uk\nSubject: Hedges\n\nAlex,\n\nI need you to cut back the hedges along Church Lane by Friday.\n\nMark\n",
+    )
+    .await;
+    assert!(
+        reply.starts_with("250 2.6.0"),
+        "another instruction is still held: {reply}"
+    );
+    assert_eq!(gw.held().await.len(), held_before + 1);
+}

@@ -102,13 +102,9 @@ pub async fn held(config: &Path, action: HeldAction) -> Result<()> {
             std::env::var("USER").unwrap_or_else(|_| "unknown".into())
         )
     });
-    let held = councilgate::review::record(
-        &store,
-        &snapshot,
-        &d.id,
-        &councilgate::store::ReviewDecision::new(action, &actor, &d.reason, &d.note),
-    )
-    .await?;
+    let decision = councilgate::store::ReviewDecision::new(action, &actor, &d.reason, &d.note);
+    let held = councilgate::review::record(&store, &snapshot, &d.id, &decision).await?;
+    councilgate::review::teaching::propose(&store, &snapshot, &held, &decision).await;
     println!(
         "{} is now {}. The running gateway carries this out within a few seconds (or at its next start).",
         held.id, held.state

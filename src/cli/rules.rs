@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use chrono::Utc;
 use clap::Subcommand;
 
 use councilgate::settings::Settings;
@@ -177,37 +176,10 @@ pub fn rules(config: &Path, action: RulesAction) -> Result<()> {
             let next = Snapshot::load(&candidate)
                 .with_context(|| format!("the candidate in {}", candidate.display()))?;
             let dir = fixtures.unwrap_or_else(|| config.join("fixtures"));
-            let mut changes = Vec::new();
-            let mut compared = 0;
-            if dir.is_dir() {
-                for f in councilgate::tuning::fixtures::load_dir(&dir)? {
-                    let raw = councilgate::message::crlf(&std::fs::read(&f.eml)?);
-                    let env = f.envelope();
-                    compared += 1;
-                    changes.extend(councilgate::tuning::compare(
-                        &format!("fixture {}", f.name),
-                        &current,
-                        &next,
-                        &env,
-                        &raw,
-                        f.at,
-                    ));
-                }
-            }
             let (_, store) = open_store(config).await?;
-            for h in store.archive(10_000).await? {
-                let env = h.envelope.clone();
-                let at = chrono::DateTime::from_timestamp(h.created, 0).unwrap_or_else(Utc::now);
-                compared += 1;
-                changes.extend(councilgate::tuning::compare(
-                    &format!("held {} ({})", h.id, h.subject),
-                    &current,
-                    &next,
-                    &env,
-                    &h.original,
-                    at,
-                ));
-            }
+            let archive = store.archive(10_000).await?;
+            let (compared, changes) =
+                councilgate::tuning::what_if(&current, &next, &dir, &archive)?;
             println!(
                 "Compared {compared} messages: {} would change.",
                 changes.len()

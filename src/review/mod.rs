@@ -15,6 +15,7 @@ mod housekeeping;
 pub mod links;
 pub mod notices;
 pub mod reviewers;
+pub mod teaching;
 
 use std::sync::Arc;
 
@@ -117,6 +118,7 @@ impl Review {
         let snapshot = self.policy.load();
         let held = record(&self.store, &snapshot, id, decision).await?;
         self.carry_out(&snapshot, &held).await;
+        teaching::propose(&self.store, &snapshot, &held, decision).await;
         Ok(held)
     }
 

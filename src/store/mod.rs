@@ -16,6 +16,7 @@
 
 pub mod audit;
 mod held;
+pub mod proposals;
 pub mod records;
 mod rows;
 mod secrets;
@@ -151,6 +152,8 @@ impl Store {
             "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)".to_string(),
             "CREATE TABLE IF NOT EXISTS used_links (nonce TEXT PRIMARY KEY, held_id TEXT NOT NULL, at BIGINT NOT NULL)".to_string(),
             "CREATE TABLE IF NOT EXISTS digests (day TEXT PRIMARY KEY, at BIGINT NOT NULL)".to_string(),
+            "CREATE TABLE IF NOT EXISTS proposed_examples (id TEXT PRIMARY KEY, at BIGINT NOT NULL, detector TEXT NOT NULL, label TEXT NOT NULL, sentence TEXT NOT NULL, held_id TEXT NOT NULL, subject TEXT NOT NULL, rule TEXT NOT NULL, proposed_by TEXT NOT NULL, state TEXT NOT NULL, decided_by TEXT NOT NULL, decided_at BIGINT NOT NULL)".to_string(),
+            "CREATE INDEX IF NOT EXISTS proposed_examples_state ON proposed_examples (state, at)".to_string(),
         ];
         // Two gateways starting together may race to create a table; the
         // loser's error is harmless once the table exists.

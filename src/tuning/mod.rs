@@ -56,3 +56,46 @@ pub fn compare(
         after,
     })
 }
+
+/// Every fixture in `fixtures` (when it is a folder) and every archived
+/// message whose outcome differs between two policies: (how many were
+/// compared, the changes). `rules diff` and the Proposed examples page.
+pub fn what_if(
+    current: &Snapshot,
+    candidate: &Snapshot,
+    fixtures: &std::path::Path,
+    archive: &[crate::store::Held],
+) -> Result<(usize, Vec<Change>), fixtures::FixtureError> {
+    let mut changes = Vec::new();
+    let mut compared = 0;
+    if fixtures.is_dir() {
+        for f in fixtures::load_dir(fixtures)? {
+            let Ok(bytes) = std::fs::read(&f.eml) else {
+                continue;
+            };
+            let raw = crate::message::crlf(&bytes);
+            compared += 1;
+            changes.extend(compare(
+                &format!("fixture {}", f.name),
+                current,
+                candidate,
+                &f.envelope(),
+                &raw,
+                f.at,
+            ));
+        }
+    }
+    for h in archive {
+        let at = DateTime::from_timestamp(h.created, 0).unwrap_or_else(Utc::now);
+        compared += 1;
+        changes.extend(compare(
+            &format!("held {} ({})", h.id, h.subject),
+            current,
+            candidate,
+            &h.envelope,
+            &h.original,
+            at,
+        ));
+    }
+    Ok((compared, changes))
+}

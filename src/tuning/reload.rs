@@ -83,6 +83,11 @@ impl Reloader {
         }
     }
 
+    /// How each snapshot is built (for a candidate built the same way).
+    pub fn options(&self) -> &crate::policy::semantic::Options {
+        &self.options
+    }
+
     /// The folder the policy files are read from.
     pub fn config_dir(&self) -> &Path {
         &self.config_dir

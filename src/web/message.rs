@@ -104,7 +104,7 @@ pub(super) async fn load(state: &Shared, s: &Session, id: &str) -> Result<Held, 
 }
 
 /// The reason a reviewer gives when the rule was wrong about a message.
-pub const NOT_A_BREACH: &str = "In order — not a breach";
+pub use crate::review::teaching::NOT_A_BREACH;
 
 /// What the page shows besides the message: its history, the sender's
 /// other held messages, and a line at the top.
@@ -172,13 +172,7 @@ fn first_sentence(text: &str) -> String {
     }
 }
 
-/// An evidence line split into its sentence and its bracketed why.
-fn evidence_parts(e: &str) -> (&str, &str) {
-    match e.rfind(" (") {
-        Some(i) if e.ends_with(')') => (&e[..i], &e[i + 2..e.len() - 1]),
-        _ => (e, ""),
-    }
-}
+use crate::review::teaching::evidence_parts;
 
 pub(super) fn message_page(
     state: &Shared,

@@ -14,6 +14,7 @@ mod account;
 mod act;
 mod admin;
 mod decide;
+mod examples;
 pub mod extract;
 mod login;
 mod message;
@@ -133,6 +134,11 @@ pub fn router(state: Shared) -> Router {
         .route("/act/{token}", get(act::confirm).post(act::act))
         .route("/admin", get(admin::rules))
         .route("/admin/protocol", get(admin::protocol))
+        .route("/admin/examples", get(examples::list))
+        .route(
+            "/admin/examples/{id}",
+            get(examples::what_if).post(examples::decide),
+        )
         .route("/admin/directory", get(admin::directory))
         .route("/admin/users", get(users::users).post(users::change))
         .route("/admin/try", get(admin::try_form).post(admin::try_message))

@@ -140,7 +140,47 @@ impl Finding {
 /// Runs a detector: its clause analysis, then, if that finds nothing, its
 /// semantic reading.
 pub fn run(name: &str, ctx: &Ctx<'_>) -> Option<Finding> {
-    clause_analysis(name, ctx).or_else(|| by_meaning(name, ctx))
+    match clause_analysis(name, ctx) {
+        Some(found) => overruled_by_examples(name, ctx, found),
+        None => by_meaning(name, ctx),
+    }
+}
+
+/// The clause analysis's finding, less the sentences that are, almost word
+/// for word, negative examples of the detector (see
+/// [`Semantic::vetoes`]): how a clerk's "not a breach", once accepted as an
+/// example, stops the same sentence being held again. Evidence that is not
+/// a sentence of the new text stays.
+fn overruled_by_examples(name: &str, ctx: &Ctx<'_>, found: Finding) -> Option<Finding> {
+    let Some(semantic) = ctx.semantic.filter(|s| s.reads(name)) else {
+        return Some(found);
+    };
+    let sentences = ctx.sentences();
+    let vectors = ctx
+        .vectors
+        .get_or_init(|| semantic.embed_sentences(sentences));
+    let before = found.evidence.len();
+    let evidence: Vec<String> = found
+        .evidence
+        .into_iter()
+        .filter(|e| {
+            let said = e.rfind(" (").map_or(e.as_str(), |i| &e[..i]);
+            let vetoed = sentences
+                .iter()
+                .zip(vectors.iter())
+                .find(|(s, _)| s.text == said)
+                .and_then(|(_, v)| v.as_ref())
+                .and_then(|v| semantic.vetoes(name, v));
+            vetoed.is_none()
+        })
+        .collect();
+    if evidence.is_empty() && before > 0 {
+        return None;
+    }
+    Some(Finding {
+        evidence,
+        targets: found.targets,
+    })
 }
 
 /// A detector's semantic reading: the sentence that reads most like its

@@ -100,6 +100,12 @@ pub struct Semantic {
     detectors: BTreeMap<String, DetectorModel>,
 }
 
+/// How near a sentence the clause analysis flagged must be to a negative
+/// example for the example to overrule it: near enough to be the same
+/// sentence in other words (a reworded greeting or name still matches; a
+/// different request does not).
+pub const VETO: f32 = 0.95;
+
 /// What the semantic reading found in one message for one detector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reading {
@@ -237,6 +243,17 @@ impl Semantic {
             nearest: near.positive.to_string(),
             negative: near.negative,
         })
+    }
+
+    /// Whether a sentence the clause analysis flagged is, almost word for
+    /// word, one of `detector`'s negative examples (at least [`VETO`]
+    /// similar, and nearer to it than to any positive): the examples — the
+    /// clerk's "not a breach" among them — say it is not a breach. Returns
+    /// the similarity.
+    pub fn vetoes(&self, detector: &str, vector: &[f32]) -> Option<f32> {
+        let d = self.detectors.get(detector)?;
+        let n = d.head.nearest(vector)?;
+        (n.negative >= VETO && !n.reads_as_breach()).then_some(n.negative)
     }
 
     /// Every read sentence's similarity to `detector`'s nearest positive
