@@ -332,6 +332,36 @@ async fn an_admin_enrols_an_authenticator_app_and_signs_in_with_its_code_in_chro
     d.goto(&format!("{base}/admin/users")).await;
     d.wait_for_source("Second factor").await;
     axe(&d, "users").await;
+    d.goto(&format!("{base}/admin/protocol")).await;
+    d.wait_for_source("Example Town Council Councillor–Officer Protocol").await;
+    axe(&d, "protocol").await;
+    assert!(d.overflow().await <= 0, "the protocol page fits a phone");
+    // A proposed example whose sentence is hostile: shown as text, wrapped.
+    let hostile = format!(
+        "<script>document.title='owned'</script>{} please do it",
+        "x".repeat(300)
+    );
+    gw.app
+        .store
+        .propose_examples(
+            &[councilgate::store::proposals::NewProposal {
+                detector: "instruction",
+                label: councilgate::policy::semantic::Label::Negative,
+                sentence: &hostile,
+                held_id: "0000",
+                subject: "<img src=x onerror=alert(1)>",
+                rule: "instruction-to-staff",
+                proposed_by: "clerk@example-tc.gov.uk",
+            }],
+            now,
+        )
+        .await
+        .expect("propose");
+    d.goto(&format!("{base}/admin/examples")).await;
+    let list = d.wait_for_source("please do it").await;
+    assert!(list.contains("&lt;script&gt;") && !list.contains("<script>document"));
+    axe(&d, "proposed examples").await;
+    assert!(d.overflow().await <= 0, "the proposed examples page fits a phone");
     // Signed out, then in again: the code after the password.
     d.click("form.logout button").await;
     d.wait_for_source("Log in").await;
