@@ -333,7 +333,8 @@ async fn an_admin_enrols_an_authenticator_app_and_signs_in_with_its_code_in_chro
     d.wait_for_source("Second factor").await;
     axe(&d, "users").await;
     d.goto(&format!("{base}/admin/protocol")).await;
-    d.wait_for_source("Example Town Council Councillor–Officer Protocol").await;
+    d.wait_for_source("Example Town Council Councillor–Officer Protocol")
+        .await;
     axe(&d, "protocol").await;
     assert!(d.overflow().await <= 0, "the protocol page fits a phone");
     // A proposed example whose sentence is hostile: shown as text, wrapped.
@@ -361,7 +362,10 @@ async fn an_admin_enrols_an_authenticator_app_and_signs_in_with_its_code_in_chro
     let list = d.wait_for_source("please do it").await;
     assert!(list.contains("&lt;script&gt;") && !list.contains("<script>document"));
     axe(&d, "proposed examples").await;
-    assert!(d.overflow().await <= 0, "the proposed examples page fits a phone");
+    assert!(
+        d.overflow().await <= 0,
+        "the proposed examples page fits a phone"
+    );
     // Signed out, then in again: the code after the password.
     d.click("form.logout button").await;
     d.wait_for_source("Log in").await;

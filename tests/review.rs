@@ -826,6 +826,20 @@ async fn not_a_breach_proposes_an_example_that_once_accepted_stops_the_same_hold
         .expect("post");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let sentence = "I need you to repaint the pavilion doors before the fete on Saturday.";
+    // The hold's audit record carries its evidence and the policy.
+    let audit = gw.app.store.audit_for(&id).await.expect("audit");
+    let held_entry = audit
+        .iter()
+        .find(|e| e.action == "held")
+        .expect("held entry");
+    assert!(
+        held_entry
+            .detail
+            .contains(&format!("instruction-to-staff: {sentence}"))
+            && held_entry.detail.contains("policy "),
+        "{}",
+        held_entry.detail
+    );
     let waiting = gw
         .app
         .store

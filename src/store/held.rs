@@ -28,10 +28,31 @@ impl Store {
             .bind(list(&h.barred))
             .execute(&mut *tx)
             .await?;
+        // The evidence goes with the record: each rule's sentence (or
+        // header), its score and nearest example when meaning was read, and
+        // the policy and model that decided.
+        let evidence: Vec<String> = h
+            .verdict
+            .rules
+            .iter()
+            .filter_map(|r| {
+                crate::review::headline_evidence(&r.evidence).map(|e| {
+                    let e: String = e.chars().take(300).collect();
+                    format!("{}: {}", r.id, crate::message::visible::visible(&e))
+                })
+            })
+            .collect();
         let detail = format!(
-            "held under {} for {}",
+            "held under {} for {}; evidence: {}; policy {}{}",
             h.rules.join(", "),
-            h.recipients.join(", ")
+            h.recipients.join(", "),
+            evidence.join(" | "),
+            h.verdict.snapshot_version,
+            h.verdict
+                .model
+                .as_deref()
+                .map(|m| format!(", meaning read by {m}"))
+                .unwrap_or_default()
         );
         audit::append(&mut tx, "gateway", "held", &h.id, &detail).await?;
         tx.commit().await?;
