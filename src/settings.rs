@@ -205,6 +205,10 @@ pub struct StoreSettings {
     /// The raw message of decided messages is removed after this many days
     /// (their record and audit history stay).
     pub retention_days: u64,
+    /// Days the analysis archive (new text, envelope and verdict of mail
+    /// the content rules could apply to) is kept for what-if; 0: none.
+    #[serde(default = "default_archive_days")]
+    pub archive_days: u64,
     /// Who reviews held messages (addresses). Empty: the Proper Officer and
     /// the deputies from the directory.
     #[serde(default)]
@@ -368,6 +372,10 @@ pub struct SmtpSettings {
     /// … and how long its "no such mailbox".
     #[serde(default = "default_verify_unknown")]
     pub verify_unknown_secs: u64,
+}
+
+fn default_archive_days() -> u64 {
+    90
 }
 
 fn default_verify_known() -> u64 {

@@ -664,3 +664,95 @@ async fn an_example_added_on_disk_changes_the_verdict_and_a_broken_examples_file
     );
     gw.stop().await;
 }
+
+/// The analysis archive keeps what the content rules read of councillor
+/// and officer mail — new text, not the quoted history — and never a
+/// resident's mail; a what-if on it shows a delivered message that a
+/// candidate example would hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_analysis_archive_keeps_councillor_mail_and_shows_what_a_change_would_hold() {
+    let (_sink, _cfg, gw) = gateway_with_sink().await;
+    let send = |from: &'static str, rcpt: &'static str, body: &'static str, addr| async move {
+        let mut c = Client::greeted(addr).await;
+        c.cmd(&format!("MAIL FROM:<{from}>")).await;
+        c.cmd(&format!("RCPT TO:<{rcpt}>")).await;
+        c.cmd("DATA").await;
+        c.send(format!("{}\r\n.\r\n", body.replace('\n', "\r\n")).as_bytes())
+            .await;
+        c.reply().await
+    };
+    let r = send(
+        "resident@example.org",
+        "clerk@example-tc.gov.uk",
+        "From: resident@example.org\nTo: clerk@example-tc.gov.uk\nSubject: Pothole\n\nThere is a pothole on Mill Lane.\n",
+        gw.inbound,
+    )
+    .await;
+    assert!(r.starts_with("250"), "{r}");
+    let sentence = "Do you know when the small hall is free next week?";
+    let r = send(
+        "cllr.patel@example-tc.gov.uk",
+        "alex.green@example-tc.gov.uk",
+        "From: Mark Patel <cllr.patel@example-tc.gov.uk>\nTo: Alex Green <alex.green@example-tc.gov.uk>\nSubject: Hall\n\nAlex,\n\nDo you know when the small hall is free next week?\n\nMark\n\n> On Monday Alex wrote:\n> The quoted history is not archived.\n",
+        gw.submission,
+    )
+    .await;
+    assert!(r.starts_with("250 2.0.0"), "delivered: {r}");
+    let mut archived = Vec::new();
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            archived = tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current()
+                    .block_on(gw.app.store.analysis_archive(10))
+                    .expect("archive")
+            });
+            !archived.is_empty()
+        })
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let archived = gw.app.store.analysis_archive(10).await.expect("archive");
+    assert_eq!(archived.len(), 1, "the resident's mail is not archived");
+    let text = String::from_utf8_lossy(&archived[0].message).to_string();
+    assert!(
+        text.contains(sentence) && text.contains("Subject: Hall"),
+        "{text}"
+    );
+    assert!(!text.contains("quoted history"), "{text}");
+    assert_eq!(archived[0].decision, "deliver");
+
+    // A candidate with that sentence as a positive example of instruction
+    // would hold it: the what-if says so.
+    let live = gw.app.policy.load();
+    let t = &live.texts;
+    let examples = councilgate::policy::semantic::examples::with_added(
+        &t.examples,
+        "instruction",
+        councilgate::policy::semantic::Label::Positive,
+        &[sentence.to_string()],
+    );
+    let candidate = councilgate::policy::Snapshot::compile_with(
+        (&t.directory, "d"),
+        (&t.wordlists, "w"),
+        (&t.rules, "r"),
+        (&examples, "e"),
+        (&t.protocol, "p"),
+        &Default::default(),
+    )
+    .expect("candidate");
+    let real = councilgate::tuning::samples(Vec::new(), archived);
+    let (compared, changes) = councilgate::tuning::what_if(
+        &live,
+        &candidate,
+        std::path::Path::new("/nonexistent"),
+        &real,
+    )
+    .expect("what if");
+    assert_eq!(compared, 1);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert!(
+        changes[0].name.starts_with("archived ") && changes[0].after.starts_with("hold"),
+        "{changes:?}"
+    );
+    gw.stop().await;
+}

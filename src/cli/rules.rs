@@ -19,8 +19,9 @@ pub enum RulesAction {
     Validate,
     /// A rule, the protocol text it enforces and the word lists it reads.
     Explain { id: String },
-    /// Every fixture and archived message whose outcome would change under
-    /// the candidate configuration.
+    /// Every fixture, held message and message of the analysis archive
+    /// (councillor and officer mail the content rules read, delivered or
+    /// not) whose outcome would change under the candidate configuration.
     Diff {
         /// A config folder holding the candidate directory.toml, rules.toml
         /// and wordlists.toml (a copy of the live folder with your edits).
@@ -177,9 +178,11 @@ pub fn rules(config: &Path, action: RulesAction) -> Result<()> {
                 .with_context(|| format!("the candidate in {}", candidate.display()))?;
             let dir = fixtures.unwrap_or_else(|| config.join("fixtures"));
             let (_, store) = open_store(config).await?;
-            let archive = store.archive(10_000).await?;
-            let (compared, changes) =
-                councilgate::tuning::what_if(&current, &next, &dir, &archive)?;
+            let real = councilgate::tuning::samples(
+                store.archive(10_000).await?,
+                store.analysis_archive(20_000).await?,
+            );
+            let (compared, changes) = councilgate::tuning::what_if(&current, &next, &dir, &real)?;
             println!(
                 "Compared {compared} messages: {} would change.",
                 changes.len()

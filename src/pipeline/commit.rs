@@ -40,6 +40,9 @@ impl Pipeline {
         if !verdict.rules.is_empty() {
             self.record_event(envelope, message, &verdict, queue_id);
         }
+        if verdict.text_read && self.archive {
+            self.archive(envelope, message, snapshot, &verdict, queue_id);
+        }
         let mut reviewers = Vec::new();
         let outcome = match verdict.decision {
             Decision::Reject => {
@@ -169,6 +172,61 @@ impl Pipeline {
                 &body,
             )
             .await;
+    }
+
+    /// Archives what the content rules read of a message they could apply
+    /// to (see [`crate::store::archive`]): its visible header fields and new
+    /// text as a small message, the envelope and the verdict; done in the
+    /// background, after the reply.
+    fn archive(
+        &self,
+        envelope: &Envelope,
+        message: &View<'_>,
+        snapshot: &Snapshot,
+        verdict: &Verdict,
+        queue_id: &str,
+    ) {
+        const KEPT: &[&str] = &[
+            "from",
+            "to",
+            "cc",
+            "reply-to",
+            "subject",
+            "date",
+            "sensitivity",
+            "importance",
+        ];
+        let disclaimer = snapshot.lexicon.list("disclaimer.phrases");
+        let is_disclaimer = |p: &str| disclaimer.is_match(&crate::policy::lexicon::normalise(p));
+        let analysis = crate::message::Analysis::new(message.raw(), &is_disclaimer);
+        let mut out = String::new();
+        for (name, value) in message.fields() {
+            if KEPT.contains(&name.to_ascii_lowercase().as_str()) {
+                let value = value.replace(['\r', '\n'], " ");
+                out.push_str(&format!("{name}: {value}\r\n"));
+            }
+        }
+        out.push_str("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
+        for line in analysis.split.new_text.lines() {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+        let archived = crate::store::archive::Archived {
+            id: queue_id.to_string(),
+            at: Utc::now().timestamp(),
+            envelope: envelope.clone(),
+            message: out.into_bytes(),
+            subject: message.subject().to_string(),
+            decision: verdict.decision.as_str().to_string(),
+            rules: verdict.rules.iter().map(|r| r.id.clone()).collect(),
+            policy: verdict.snapshot_version.clone(),
+        };
+        let store = self.review.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.archive_analysis(&archived).await {
+                warn!(error = %e, "cannot archive the message's analysis");
+            }
+        });
     }
 
     /// Records which rules touched a message, for statistics and the audit

@@ -16,7 +16,8 @@
 //! seal           an ARC set over a changed message (DKIM signing happens
 //!                as it leaves: delivery::sign)
 //! commit         deliver → the spool; hold → the review store;
-//!                reject → nothing kept
+//!                reject → nothing kept; what the content rules read of
+//!                councillor and officer mail → the analysis archive
 //! Outcome        the session turns it into an SMTP reply
 //! ```
 //!
@@ -81,6 +82,8 @@ pub struct Pipeline {
     pub signer: Arc<Signer>,
     /// `hairpin.mark_secret`: the value of our mark (empty: none is valid).
     pub mark_secret: crate::settings::Secret,
+    /// Keep the analysis archive (`[store] archive_days` > 0).
+    pub archive: bool,
 }
 
 impl Pipeline {

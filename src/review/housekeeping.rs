@@ -48,6 +48,14 @@ impl Review {
                 "records policy: raw messages of old decided items removed"
             );
         }
+        let archived_before = now - self.settings.archive_days as i64 * 86_400;
+        let purged = self.store.purge_analysis(archived_before).await?;
+        if purged > 0 {
+            info!(
+                count = purged,
+                "records policy: old analyses removed from the archive"
+            );
+        }
         Ok(())
     }
 

@@ -179,6 +179,7 @@ impl App {
             sender_auth: verifier,
             signer: signer.clone(),
             mark_secret: settings.hairpin.mark_secret.clone(),
+            archive: settings.store.archive_days > 0,
         });
         let smtp = Arc::new(crate::smtp::Context {
             settings: settings.smtp.clone(),

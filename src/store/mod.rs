@@ -14,6 +14,7 @@
 //! but not yet done is done again, so a crash can repeat an effect but never
 //! lose one.
 
+pub mod archive;
 pub mod audit;
 mod held;
 pub mod proposals;
@@ -154,6 +155,10 @@ impl Store {
             "CREATE TABLE IF NOT EXISTS digests (day TEXT PRIMARY KEY, at BIGINT NOT NULL)".to_string(),
             "CREATE TABLE IF NOT EXISTS proposed_examples (id TEXT PRIMARY KEY, at BIGINT NOT NULL, detector TEXT NOT NULL, label TEXT NOT NULL, sentence TEXT NOT NULL, held_id TEXT NOT NULL, subject TEXT NOT NULL, rule TEXT NOT NULL, proposed_by TEXT NOT NULL, state TEXT NOT NULL, decided_by TEXT NOT NULL, decided_at BIGINT NOT NULL)".to_string(),
             "CREATE INDEX IF NOT EXISTS proposed_examples_state ON proposed_examples (state, at)".to_string(),
+            format!(
+                "CREATE TABLE IF NOT EXISTS analysis_archive (id TEXT PRIMARY KEY, at BIGINT NOT NULL, mail_from TEXT NOT NULL, envelope TEXT NOT NULL, message {blob} NOT NULL, subject TEXT NOT NULL, decision TEXT NOT NULL, rules TEXT NOT NULL, policy TEXT NOT NULL)"
+            ),
+            "CREATE INDEX IF NOT EXISTS analysis_archive_at ON analysis_archive (at)".to_string(),
         ];
         // Two gateways starting together may race to create a table; the
         // loser's error is harmless once the table exists.

@@ -57,14 +57,56 @@ pub fn compare(
     })
 }
 
-/// Every fixture in `fixtures` (when it is a folder) and every archived
-/// message whose outcome differs between two policies: (how many were
+/// A message kept from real mail, judged again by a what-if.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub name: String,
+    pub envelope: Envelope,
+    pub raw: Vec<u8>,
+    pub at: DateTime<Utc>,
+}
+
+/// The real mail a what-if judges again: held messages (whole, as they
+/// arrived) and the analysis archive (header fields and new text of the
+/// councillor and officer mail the content rules read, delivered or not);
+/// a message in both counts once, whole.
+pub fn samples(
+    held: Vec<crate::store::Held>,
+    archived: Vec<crate::store::archive::Archived>,
+) -> Vec<Sample> {
+    let at = |t: i64| DateTime::from_timestamp(t, 0).unwrap_or_else(Utc::now);
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for h in held {
+        seen.insert(h.id.clone());
+        out.push(Sample {
+            name: format!("held {} ({})", h.id, h.subject),
+            envelope: h.envelope,
+            raw: h.original,
+            at: at(h.created),
+        });
+    }
+    for a in archived {
+        if seen.insert(a.id.clone()) {
+            out.push(Sample {
+                name: format!("archived {} ({}, {})", a.id, a.subject, a.decision),
+                envelope: a.envelope,
+                raw: a.message,
+                at: at(a.at),
+            });
+        }
+    }
+    out
+}
+
+/// Every fixture in `fixtures` (when it is a folder) and every sample of
+/// real mail whose outcome differs between two policies: (how many were
 /// compared, the changes). `rules diff` and the Proposed examples page.
 pub fn what_if(
     current: &Snapshot,
     candidate: &Snapshot,
     fixtures: &std::path::Path,
-    archive: &[crate::store::Held],
+    real: &[Sample],
 ) -> Result<(usize, Vec<Change>), fixtures::FixtureError> {
     let mut changes = Vec::new();
     let mut compared = 0;
@@ -85,16 +127,15 @@ pub fn what_if(
             ));
         }
     }
-    for h in archive {
-        let at = DateTime::from_timestamp(h.created, 0).unwrap_or_else(Utc::now);
+    for s in real {
         compared += 1;
         changes.extend(compare(
-            &format!("held {} ({})", h.id, h.subject),
+            &s.name,
             current,
             candidate,
-            &h.envelope,
-            &h.original,
-            at,
+            &s.envelope,
+            &s.raw,
+            s.at,
         ));
     }
     Ok((compared, changes))

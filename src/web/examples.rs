@@ -129,9 +129,13 @@ pub async fn what_if(
             "There is no such proposed example.",
         );
     };
-    let Ok(archive) = store.archive(2_000).await else {
+    let (Ok(held), Ok(archived)) = (
+        store.archive(2_000).await,
+        store.analysis_archive(5_000).await,
+    ) else {
         return unavailable(&state, &s);
     };
+    let real = crate::tuning::samples(held, archived);
     let live = state.review.policy.load();
     let options = state.reloader.options().clone();
     let fixtures = state.reloader.config_dir().join("fixtures");
@@ -148,7 +152,7 @@ pub async fn what_if(
             &options,
         )
         .map_err(|e| e.to_string())?;
-        crate::tuning::what_if(&live, &candidate, &fixtures, &archive).map_err(|e| e.to_string())
+        crate::tuning::what_if(&live, &candidate, &fixtures, &real).map_err(|e| e.to_string())
     })
     .await;
     let (compared, flips, error) = match computed {
