@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 secs="${1:-600}"
+# Targets to run (default: all), e.g. fuzz/run.sh 3600 spool_replay mime_rewrite
+shift || true
+targets=("$@")
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   echo "fuzz: no nightly toolchain (rustup toolchain install nightly); cargo fuzz needs one" >&2
   exit 2
@@ -16,12 +19,17 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   exit 2
 fi
 status=0
-for target in smtp_session message_policy; do
+[ ${#targets[@]} -gt 0 ] || targets=(smtp_session message_policy spool_replay mime_rewrite policy_files)
+for target in "${targets[@]}"; do
   mkdir -p "corpus/$target" "artifacts/$target"
   # Seeds: the shipped fixtures and the labelled corpus for messages;
   # a few SMTP conversations for the session.
-  if [ "$target" = message_policy ]; then
+  if [ "$target" = message_policy ] || [ "$target" = mime_rewrite ]; then
     cp -n ../config/fixtures/*.eml ../tests/corpus/*.eml "corpus/$target/" 2>/dev/null || true
+  elif [ "$target" = policy_files ]; then
+    cp -n ../config/*.toml ../config/protocols/*.toml "corpus/$target/" 2>/dev/null || true
+  elif [ "$target" = spool_replay ]; then
+    for seed in seeds/spool/*; do cp -n "$seed" "corpus/$target/" 2>/dev/null || true; done
   else
     for seed in seeds/smtp/*; do cp -n "$seed" "corpus/$target/" 2>/dev/null || true; done
   fi

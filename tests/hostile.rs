@@ -99,7 +99,10 @@ async fn submit(gw: &Gateway, message: &str) -> String {
         let r = reply(&mut s).await;
         assert!(r.starts_with('2') || r.starts_with('3'), "{cmd}: {r}");
     }
-    s.get_mut().write_all(message.as_bytes()).await.expect("write");
+    s.get_mut()
+        .write_all(message.as_bytes())
+        .await
+        .expect("write");
     s.get_mut().write_all(b"\r\n.\r\n").await.expect("write");
     reply(&mut s).await
 }
@@ -111,7 +114,11 @@ async fn hostile_structure_gets_a_clear_reply_in_bounded_time_and_memory() {
     let cases: Vec<(&str, String, &str)> = vec![
         ("1,000 nested multiparts", nested(1000), "250"),
         ("10,000 parts", many_parts(10_000), "250"),
-        ("a 24 MB single-line base64 part", one_long_line(24_000_000), "250"),
+        (
+            "a 24 MB single-line base64 part",
+            one_long_line(24_000_000),
+            "250",
+        ),
         (
             "a header of 100,000 encoded words",
             encoded_words(100_000),
@@ -148,7 +155,11 @@ async fn hostile_structure_gets_a_clear_reply_in_bounded_time_and_memory() {
     );
     drop(cases);
     let after = resident_kb();
-    eprintln!("resident memory: {} MB before, {} MB after", before / 1024, after / 1024);
+    eprintln!(
+        "resident memory: {} MB before, {} MB after",
+        before / 1024,
+        after / 1024
+    );
     assert!(
         after < before + 400 * 1024,
         "memory held after the hostile mail: {} MB more",

@@ -121,13 +121,7 @@ pub async fn what_if(
 ) -> Response {
     let store = &state.review.store;
     let Ok(p) = store.proposal(&id).await else {
-        return error_page(
-            &state,
-            Some(&s),
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such proposed example.",
-        );
+        return no_such_proposal(&state, &s);
     };
     let (Ok(held), Ok(archived)) = (
         store.archive(2_000).await,
@@ -208,13 +202,7 @@ pub async fn decide(
 ) -> Response {
     let store = &state.review.store;
     let Ok(p) = store.proposal(&id).await else {
-        return error_page(
-            &state,
-            Some(&s),
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such proposed example.",
-        );
+        return no_such_proposal(&state, &s);
     };
     let now = chrono::Utc::now().timestamp();
     match form.action.as_str() {
@@ -285,6 +273,16 @@ pub async fn decide(
             "Choose accept or reject.",
         ),
     }
+}
+
+fn no_such_proposal(state: &Shared, s: &crate::store::Session) -> Response {
+    error_page(
+        state,
+        Some(s),
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no such proposed example.",
+    )
 }
 
 fn done(what: &str) -> Response {
