@@ -72,7 +72,7 @@ async fn submit(gw: &Gateway, message: &str) -> String {
         .await
         .expect("connect");
     let mut s = BufReader::new(stream);
-    let mut reply = async |s: &mut BufReader<tokio::net::TcpStream>| {
+    let reply = async |s: &mut BufReader<tokio::net::TcpStream>| {
         let mut all = String::new();
         loop {
             let mut line = String::new();
