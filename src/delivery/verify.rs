@@ -8,9 +8,9 @@
 //!
 //! Answers are cached (known addresses for `verify_known_secs`, unknown ones
 //! for `verify_unknown_secs`) in a bounded map; at most [`PROBES`] probes run
-//! at once and each is given the queue's connect timeout. A next hop that
-//! cannot be asked gives a temporary `450`, never an accept or a refusal on
-//! a guess.
+//! at once, each connecting within the queue's connect timeout (at most
+//! 10 s) and done within [`PROBE_LIMIT`]. A next hop that cannot be asked
+//! gives a temporary `450`, never an accept or a refusal on a guess.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -23,6 +23,10 @@ use crate::settings::Settings;
 
 /// Probes in flight at once, over all sessions.
 pub const PROBES: usize = 8;
+/// The longest a probe may take, connection included.
+pub const PROBE_LIMIT: Duration = Duration::from_secs(15);
+/// The longest a session waits for one of the [`PROBES`].
+const PERMIT_WAIT: Duration = Duration::from_secs(5);
 /// Addresses remembered at most; past it, expired answers are dropped and,
 /// if that is not enough, the oldest half.
 pub const CACHE_LIMIT: usize = 20_000;
@@ -109,14 +113,16 @@ impl RecipientVerifier {
                 "no route sends {domain} to a mail host that could be asked"
             ));
         };
-        let timeout = Duration::from_secs(self.settings.queue.connect_timeout_secs.max(1));
-        let Ok(_permit) = tokio::time::timeout(timeout, self.permits.acquire()).await else {
+        // The sender waits at RCPT meanwhile: as Postfix's address
+        // verification, a few seconds, then "try again later".
+        let timeout = Duration::from_secs(self.settings.queue.connect_timeout_secs.clamp(1, 10));
+        let Ok(_permit) = tokio::time::timeout(PERMIT_WAIT, self.permits.acquire()).await else {
             return Answer::Unsure("too many checks in progress".into());
         };
         self.probes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let answer = match tokio::time::timeout(
-            timeout * 2,
+            PROBE_LIMIT,
             probe(route, &self.settings.hostname(), timeout, &key),
         )
         .await
