@@ -741,11 +741,14 @@ async fn the_analysis_archive_keeps_councillor_mail_and_shows_what_a_change_woul
     )
     .expect("candidate");
     let real = councilgate::tuning::samples(Vec::new(), archived);
-    let (compared, changes) = councilgate::tuning::what_if(
+    let councilgate::tuning::WhatIf {
+        compared, changes, ..
+    } = councilgate::tuning::what_if(
         &live,
         &candidate,
         std::path::Path::new("/nonexistent"),
         &real,
+        None,
     )
     .expect("what if");
     assert_eq!(compared, 1);

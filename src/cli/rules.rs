@@ -182,7 +182,9 @@ pub fn rules(config: &Path, action: RulesAction) -> Result<()> {
                 store.archive(10_000).await?,
                 store.analysis_archive(20_000).await?,
             );
-            let (compared, changes) = councilgate::tuning::what_if(&current, &next, &dir, &real)?;
+            let councilgate::tuning::WhatIf {
+                compared, changes, ..
+            } = councilgate::tuning::what_if(&current, &next, &dir, &real, None)?;
             println!(
                 "Compared {compared} messages: {} would change.",
                 changes.len()

@@ -99,15 +99,28 @@ pub fn samples(
     out
 }
 
+/// What a what-if found.
+#[derive(Debug, Clone, Default)]
+pub struct WhatIf {
+    /// Messages judged by both policies.
+    pub compared: usize,
+    /// Samples of real mail left unjudged when the time ran out (the
+    /// oldest: samples come newest first).
+    pub not_judged: usize,
+    pub changes: Vec<Change>,
+}
+
 /// Every fixture in `fixtures` (when it is a folder) and every sample of
-/// real mail whose outcome differs between two policies: (how many were
-/// compared, the changes). `rules diff` and the Proposed examples page.
+/// real mail whose outcome differs between two policies. With `until`,
+/// samples are judged only until then (a page must answer). `rules diff`
+/// and the Proposed examples page.
 pub fn what_if(
     current: &Snapshot,
     candidate: &Snapshot,
     fixtures: &std::path::Path,
     real: &[Sample],
-) -> Result<(usize, Vec<Change>), fixtures::FixtureError> {
+    until: Option<std::time::Instant>,
+) -> Result<WhatIf, fixtures::FixtureError> {
     let mut changes = Vec::new();
     let mut compared = 0;
     if fixtures.is_dir() {
@@ -127,7 +140,12 @@ pub fn what_if(
             ));
         }
     }
+    let mut not_judged = 0;
     for s in real {
+        if until.is_some_and(|t| std::time::Instant::now() >= t) {
+            not_judged += 1;
+            continue;
+        }
         compared += 1;
         changes.extend(compare(
             &s.name,
@@ -138,5 +156,9 @@ pub fn what_if(
             s.at,
         ));
     }
-    Ok((compared, changes))
+    Ok(WhatIf {
+        compared,
+        not_judged,
+        changes,
+    })
 }

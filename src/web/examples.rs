@@ -98,6 +98,8 @@ struct WhatIfPage {
     chrome: Chrome,
     row: Row,
     compared: usize,
+    /// The oldest archived mail not judged in the time a page has.
+    not_judged: usize,
     flips: Vec<Flip>,
     error: String,
 }
@@ -146,13 +148,22 @@ pub async fn what_if(
             &options,
         )
         .map_err(|e| e.to_string())?;
-        crate::tuning::what_if(&live, &candidate, &fixtures, &real).map_err(|e| e.to_string())
+        // A page must answer: the newest mail first, for 20 seconds.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        crate::tuning::what_if(&live, &candidate, &fixtures, &real, Some(until))
+            .map_err(|e| e.to_string())
     })
     .await;
-    let (compared, flips, error) = match computed {
-        Ok(Ok((n, changes))) => (
-            n,
-            changes
+    let result = match computed {
+        Ok(Ok(w)) => Ok(w),
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(e.to_string()),
+    };
+    let (compared, not_judged, flips, error) = match result {
+        Ok(w) => (
+            w.compared,
+            w.not_judged,
+            w.changes
                 .into_iter()
                 .map(|c| Flip {
                     name: crate::message::visible::visible(&c.name),
@@ -162,14 +173,14 @@ pub async fn what_if(
                 .collect(),
             String::new(),
         ),
-        Ok(Err(e)) => (0, Vec::new(), e),
-        Err(e) => (0, Vec::new(), e.to_string()),
+        Err(e) => (0, 0, Vec::new(), e),
     };
     render(
         &WhatIfPage {
             chrome: Chrome::new(super::render::council(&state), Some(&s)),
             row: row(&p),
             compared,
+            not_judged,
             flips,
             error,
         },
