@@ -544,3 +544,104 @@ async fn links_digests_partial_release_restore_second_factor_and_sessions() {
         );
     }
 }
+
+/// Proposed examples and the analysis archive, on both backends: a
+/// proposal is not proposed twice while waiting, is decided once (audited
+/// with the admin), and archived analyses are listed newest first and
+/// purged by age.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposed_examples_and_the_analysis_archive() {
+    use councilgate::policy::semantic::Label;
+    use councilgate::store::archive::Archived;
+    use councilgate::store::proposals::{NewProposal, ProposalState};
+    for (name, store, _dir) in backends().await {
+        let p = NewProposal {
+            detector: "instruction",
+            label: Label::Negative,
+            sentence: "Could you put the agenda on the noticeboard?",
+            held_id: "m1",
+            subject: "Agenda",
+            rule: "instruction-to-staff",
+            proposed_by: "clerk@example-tc.gov.uk",
+        };
+        assert_eq!(
+            store.propose_examples(&[p], 10).await.expect("propose"),
+            1,
+            "{name}"
+        );
+        let p = NewProposal {
+            detector: "instruction",
+            label: Label::Negative,
+            sentence: "Could you put the agenda on the noticeboard?",
+            held_id: "m2",
+            subject: "Agenda again",
+            rule: "instruction-to-staff",
+            proposed_by: "clerk@example-tc.gov.uk",
+        };
+        assert_eq!(
+            store.propose_examples(&[p], 11).await.expect("propose"),
+            0,
+            "{name}: once"
+        );
+        let waiting = store
+            .proposals(ProposalState::Proposed)
+            .await
+            .expect("list");
+        assert_eq!(waiting.len(), 1, "{name}");
+        assert_eq!(waiting[0].label, Label::Negative);
+        let id = waiting[0].id.clone();
+        assert!(
+            store
+                .decide_proposal(&id, ProposalState::Rejected, "it@example-tc.gov.uk", 12)
+                .await
+                .expect("decide")
+        );
+        assert!(
+            !store
+                .decide_proposal(&id, ProposalState::Accepted, "it@example-tc.gov.uk", 13)
+                .await
+                .expect("decide"),
+            "{name}: decided once"
+        );
+        assert_eq!(
+            store.proposal(&id).await.expect("get").state,
+            ProposalState::Rejected
+        );
+        let audit = store.audit_for("m1").await.expect("audit");
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.action == "example-rejected" && e.actor == "it@example-tc.gov.uk"),
+            "{name}"
+        );
+
+        for (i, at) in [(1, 100), (2, 200)] {
+            let envelope = councilgate::tuning::check::envelope(
+                "cllr.smith@example-tc.gov.uk",
+                &["alex.green@example-tc.gov.uk".into()],
+            );
+            store
+                .archive_analysis(&Archived {
+                    id: format!("a{i}"),
+                    at,
+                    envelope,
+                    message: b"Subject: Hall\r\n\r\nIs the hall free?\r\n".to_vec(),
+                    subject: "Hall".into(),
+                    decision: "deliver".into(),
+                    rules: vec!["route-via-proper-officer".into()],
+                    policy: "v1".into(),
+                })
+                .await
+                .expect("archive");
+        }
+        let got = store.analysis_archive(10).await.expect("list");
+        assert_eq!(
+            got.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+            ["a2", "a1"],
+            "{name}"
+        );
+        assert_eq!(got[0].envelope.mail_from, "cllr.smith@example-tc.gov.uk");
+        assert_eq!(store.purge_analysis(150).await.expect("purge"), 1, "{name}");
+        assert_eq!(store.analysis_archive(10).await.expect("list").len(), 1);
+    }
+}
