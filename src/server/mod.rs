@@ -83,8 +83,8 @@ pub struct App {
 }
 
 impl App {
-    /// Loads the config folder. Relative `data_dir` is taken from the
-    /// working directory.
+    /// Loads the config folder (relative paths in its settings are taken
+    /// from it).
     pub async fn load(config_dir: &Path) -> Result<App, StartError> {
         let settings = Settings::load(config_dir)?;
         let snapshot = Snapshot::load_with(config_dir, &settings.policy_options())?;
