@@ -462,19 +462,7 @@ impl Route {
     }
 }
 
-/// `*` matches everything, `*.x.org` matches sub-domains of x.org, anything else is exact.
-pub fn domain_matches(pattern: &str, domain: &str) -> bool {
-    let pattern = pattern.trim();
-    if pattern == "*" {
-        return true;
-    }
-    if let Some(suffix) = pattern.strip_prefix("*.") {
-        return domain.len() > suffix.len()
-            && domain[..domain.len() - suffix.len()].ends_with('.')
-            && domain[domain.len() - suffix.len()..].eq_ignore_ascii_case(suffix);
-    }
-    pattern.eq_ignore_ascii_case(domain)
-}
+pub use crate::policy::directory::domain_matches;
 
 impl Settings {
     /// Loads `DIR/councilgate.toml` (or the shipped defaults when absent), then

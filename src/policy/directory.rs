@@ -216,6 +216,20 @@ pub fn domain_of(address: &str) -> &str {
     address.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
 }
 
+/// `*` matches everything, `*.x.org` matches sub-domains of x.org, anything else is exact.
+pub fn domain_matches(pattern: &str, domain: &str) -> bool {
+    let pattern = pattern.trim();
+    if pattern == "*" {
+        return true;
+    }
+    if let Some(suffix) = pattern.strip_prefix("*.") {
+        return domain.len() > suffix.len()
+            && domain[..domain.len() - suffix.len()].ends_with('.')
+            && domain[domain.len() - suffix.len()..].eq_ignore_ascii_case(suffix);
+    }
+    pattern.eq_ignore_ascii_case(domain)
+}
+
 fn domain_in(domain: &str, list: &[String]) -> bool {
     list.iter().any(|d| {
         domain.eq_ignore_ascii_case(d)

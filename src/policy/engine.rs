@@ -64,7 +64,7 @@ fn party_matches(dir: &Directory, address: &str, cond: &PartyCond) -> bool {
         if !cond
             .domains
             .iter()
-            .any(|x| crate::settings::domain_matches(x, d))
+            .any(|x| super::directory::domain_matches(x, d))
         {
             return false;
         }

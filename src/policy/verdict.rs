@@ -31,6 +31,26 @@ pub struct RuleHit {
     pub evidence: Vec<String>,
 }
 
+/// The evidence that says most about why a rule fired: its first line that
+/// is not about who wrote to whom (sender, recipients, period), else its
+/// first line.
+pub fn headline_evidence(evidence: &[String]) -> Option<&str> {
+    const STRUCTURAL: &[&str] = &[
+        "sender:",
+        "sender verified",
+        "sender not verified",
+        "period:",
+        "recipient:",
+        "no recipient is",
+        "an exemption",
+    ];
+    evidence
+        .iter()
+        .find(|e| !STRUCTURAL.iter().any(|p| e.starts_with(p)))
+        .or(evidence.first())
+        .map(String::as_str)
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verdict {
     pub decision: Decision,

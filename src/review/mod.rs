@@ -268,25 +268,7 @@ pub fn holding_rule(verdict: &Verdict) -> Option<&crate::policy::verdict::RuleHi
         .min_by_key(|r| action_weight(&r.action))
 }
 
-/// The evidence that says most about why a rule fired: its first line that
-/// is not about who wrote to whom (sender, recipients, period), else its
-/// first line.
-pub fn headline_evidence(evidence: &[String]) -> Option<&str> {
-    const STRUCTURAL: &[&str] = &[
-        "sender:",
-        "sender verified",
-        "sender not verified",
-        "period:",
-        "recipient:",
-        "no recipient is",
-        "an exemption",
-    ];
-    evidence
-        .iter()
-        .find(|e| !STRUCTURAL.iter().any(|p| e.starts_with(p)))
-        .or(evidence.first())
-        .map(String::as_str)
-}
+pub use crate::policy::verdict::headline_evidence;
 
 /// The default reason for deciding on a message held under `rule`.
 pub fn rule_reason(snapshot: &Snapshot, rule: &str) -> Option<String> {

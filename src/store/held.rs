@@ -36,7 +36,7 @@ impl Store {
             .rules
             .iter()
             .filter_map(|r| {
-                crate::review::headline_evidence(&r.evidence).map(|e| {
+                crate::policy::verdict::headline_evidence(&r.evidence).map(|e| {
                     let e: String = e.chars().take(300).collect();
                     format!("{}: {}", r.id, crate::message::visible::visible(&e))
                 })

@@ -280,6 +280,14 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// 256 random bits, hex: new secrets and record ids (as
+/// the session tokens of `auth`, without the store depending on it).
+pub(crate) fn random_hex() -> String {
+    let a: u128 = rand::random();
+    let b: u128 = rand::random();
+    format!("{a:032x}{b:032x}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -125,7 +125,7 @@ impl Store {
             sqlx::query(
                 "INSERT INTO proposed_examples (id, at, detector, label, sentence, held_id, subject, rule, proposed_by, state, decided_by, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'proposed', '', 0)",
             )
-            .bind(crate::auth::token()[..16].to_string())
+            .bind(super::random_hex()[..16].to_string())
             .bind(at)
             .bind(p.detector)
             .bind(label_str(p.label))

@@ -15,7 +15,7 @@ impl Store {
             "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
-        .bind(crate::auth::token())
+        .bind(super::random_hex())
         .execute(&self.pool)
         .await?;
         let row = sqlx::query("SELECT value FROM secrets WHERE name = $1")
