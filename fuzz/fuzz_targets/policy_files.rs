@@ -8,12 +8,25 @@
 use councilgate::policy::{Lexicon, directory::Directory, protocol::Protocol, rules, semantic};
 use libfuzzer_sys::fuzz_target;
 
+/// The shipped word lists and rules, compiled once (compiling them for
+/// every input made the target run a few inputs a second).
+fn shipped() -> &'static (Lexicon, Vec<rules::Rule>) {
+    static SHIPPED: std::sync::OnceLock<(Lexicon, Vec<rules::Rule>)> = std::sync::OnceLock::new();
+    SHIPPED.get_or_init(|| {
+        let lex = Lexicon::parse(councilgate::policy::lexicon::DEFAULT_WORDLISTS, "w").expect("lists");
+        let rs = rules::compile(rules::DEFAULT_RULES, "rules.toml", &lex)
+            .expect("shipped rules")
+            .rules;
+        (lex, rs)
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let lex = Lexicon::parse(councilgate::policy::lexicon::DEFAULT_WORDLISTS, "w").expect("lists");
-    if let Err(e) = rules::compile(text, "rules.toml", &lex) {
+    let (lex, shipped_rules) = shipped();
+    if let Err(e) = rules::compile(text, "rules.toml", lex) {
         assert!(e.to_string().contains("rules.toml"));
     }
     if let Err(e) = Lexicon::parse(text, "wordlists.toml") {
@@ -39,9 +52,7 @@ fuzz_target!(|data: &[u8]| {
     }
     match Protocol::parse(text, "protocol.toml") {
         Ok(p) => {
-            let mut rs = rules::compile(rules::DEFAULT_RULES, "rules.toml", &lex)
-                .expect("shipped rules")
-                .rules;
+            let mut rs = shipped_rules.clone();
             let _ = p.apply("Example Town Council", &mut rs, "protocol.toml");
             let _ = p.coverage(&rs);
         }
