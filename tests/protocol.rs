@@ -93,10 +93,16 @@ async fn a_second_council_s_notices_and_pages_quote_only_its_own_protocol() {
 
     // The notice to the councillor names her council's protocol and its
     // paragraph, in its own words.
-    let got = sink.wait_for(1, WAIT).await;
+    // (The reviewers' notice may come first: wait for the sender's.)
+    let to_sender = |d: &sink::Delivered| d.mail_from.is_empty() && d.rcpts == vec![from.clone()];
+    assert!(
+        wait_until(WAIT, || sink.messages().iter().any(to_sender)).await,
+        "a notice to the sender"
+    );
+    let got = sink.messages();
     let notice = got
         .iter()
-        .find(|d| d.mail_from.is_empty() && d.rcpts == vec![from.clone()])
+        .find(|d| to_sender(d))
         .expect("a notice to the sender");
     let n = String::from_utf8_lossy(&notice.data).to_string();
     assert!(
