@@ -656,6 +656,14 @@ impl Settings {
                     "routes[{i}].mark: the mark needs a secret value in hairpin.mark_secret (e.g. openssl rand -hex 24)"
                 ));
             }
+            // The mark carries the secret: only to the council's own tenant,
+            // never on a route that also takes mail to the rest of the world.
+            if route.mark && route.domains.iter().any(|d| d.trim().starts_with('*')) {
+                return Err(format!(
+                    "routes[{i}].mark: a marked route carries the hairpin secret, so it must name the council's own domains only, not {:?}",
+                    route.domains
+                ));
+            }
         }
         let secret = self.hairpin.mark_secret.expose().trim();
         if !secret.is_empty()
@@ -790,6 +798,41 @@ mod tests {
         assert_eq!(
             s.routes[0].password.as_ref().map(Secret::expose),
             Some("hunter2-relay")
+        );
+    }
+
+    #[test]
+    fn the_hairpin_secret_goes_only_to_the_council_s_tenant() {
+        let load = |secret: &str, domains: &str| {
+            let text = format!(
+                "{}\n[[routes]]\ndomains = {domains}\nhost = \"tenant.example\"\nport = 25\ntls = \"starttls\"\nmark = true\n",
+                DEFAULT_SETTINGS
+                    .replace("mark_secret = \"\"", &format!("mark_secret = \"{secret}\""))
+            );
+            Settings::from_sources(
+                "test.toml",
+                config::File::from_str(&text, config::FileFormat::Toml),
+            )
+            .map_err(|e| e.to_string())
+        };
+        let long = "0123456789abcdef0123456789";
+        let s = load(long, "[\"example-tc.gov.uk\"]").expect("a marked route to the tenant");
+        assert!(s.routes[0].mark);
+        assert!(
+            !format!("{s:?}").contains(long),
+            "the secret is never printed"
+        );
+        let e = load("", "[\"example-tc.gov.uk\"]").expect_err("no secret");
+        assert!(
+            e.contains("routes[0].mark") && e.contains("hairpin.mark_secret"),
+            "{e}"
+        );
+        let e = load("short", "[\"example-tc.gov.uk\"]").expect_err("short secret");
+        assert!(e.contains("hairpin.mark_secret"), "{e}");
+        let e = load(long, "[\"*\"]").expect_err("a marked default route");
+        assert!(
+            e.contains("routes[0].mark") && e.contains("council's own domains"),
+            "{e}"
         );
     }
 
