@@ -74,6 +74,7 @@ pub async fn list(
     let flash = match q.done.as_str() {
         "accepted" => "Accepted: the example is in examples.toml and live.",
         "rejected" => "Rejected: the example was not added.",
+        "already" => "Someone else decided that proposal first.",
         _ => "",
     };
     render(
@@ -229,6 +230,10 @@ pub async fn decide(
         }
         "accept" => {
             let _one_at_a_time = state.reloader.lock.lock().await;
+            // Another admin may have decided it while this one waited.
+            if !matches!(store.proposal(&id).await, Ok(q) if q.state == ProposalState::Proposed) {
+                return done("already");
+            }
             let path = state.reloader.config_dir().join(examples::EXAMPLES_FILE);
             let live = state.review.policy.load().texts.examples.clone();
             let updated = candidate_examples(&live, &p);
