@@ -40,8 +40,8 @@ impl Pipeline {
         if !verdict.rules.is_empty() {
             self.record_event(envelope, message, &verdict, queue_id);
         }
-        if verdict.text_read && self.archive {
-            self.archive(envelope, message, snapshot, &verdict, queue_id);
+        if let (Some(text), true) = (verdict.read_text.as_deref(), self.archive) {
+            self.archive(envelope, message, text, &verdict, queue_id);
         }
         let mut reviewers = Vec::new();
         let outcome = match verdict.decision {
@@ -182,7 +182,7 @@ impl Pipeline {
         &self,
         envelope: &Envelope,
         message: &View<'_>,
-        snapshot: &Snapshot,
+        new_text: &str,
         verdict: &Verdict,
         queue_id: &str,
     ) {
@@ -196,9 +196,6 @@ impl Pipeline {
             "sensitivity",
             "importance",
         ];
-        let disclaimer = snapshot.lexicon.list("disclaimer.phrases");
-        let is_disclaimer = |p: &str| disclaimer.is_match(&crate::policy::lexicon::normalise(p));
-        let analysis = crate::message::Analysis::new(message.raw(), &is_disclaimer);
         let mut out = String::new();
         for (name, value) in message.fields() {
             if KEPT.contains(&name.to_ascii_lowercase().as_str()) {
@@ -207,7 +204,7 @@ impl Pipeline {
             }
         }
         out.push_str("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
-        for line in analysis.split.new_text.lines() {
+        for line in new_text.lines() {
             out.push_str(line);
             out.push_str("\r\n");
         }

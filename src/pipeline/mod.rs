@@ -175,7 +175,7 @@ impl Pipeline {
             verdict.message = Some(rewrite::apply(&view, &changes));
         }
         crate::metrics::policy_time(started.elapsed());
-        if verdict.text_read {
+        if verdict.text_read() {
             crate::metrics::text_read();
         }
 

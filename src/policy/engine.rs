@@ -420,7 +420,9 @@ pub fn judge(
         .collect();
     let (mut verdict, changes) =
         super::compose::compose(snapshot, envelope, &analysis, &rcpts, sender, fired);
-    verdict.text_read = sentences.get().is_some();
+    if sentences.get().is_some() {
+        verdict.read_text = Some(analysis.split.new_text.clone());
+    }
     verdict.meaning_read = vectors.get().is_some();
     (verdict, changes)
 }
@@ -494,14 +496,14 @@ mod tests {
             "clerk@example-tc.gov.uk",
             "I need you to fix the pothole by Friday or I will go to the paper.",
         );
-        assert!(!resident.text_read);
+        assert!(!resident.text_read());
         // A councillor to a junior officer: the instruction rule reads it.
         let councillor = judge(
             "cllr.smith@example-tc.gov.uk",
             "alex.green@example-tc.gov.uk",
             "Alex, please strim plot 4 on Friday.",
         );
-        assert!(councillor.text_read);
+        assert!(councillor.text_read());
     }
 
     #[test]

@@ -72,16 +72,22 @@ pub struct Verdict {
     /// weights' hash); `None` when the semantic reading is off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// Whether the new text was split into sentences and read (only when
-    /// a rule that reads text passed its structural conditions).
+    /// The new text, when it was split into sentences and read (only when
+    /// a rule that reads text passed its structural conditions): what the
+    /// analysis archive keeps, without analysing the message again.
     #[serde(skip)]
-    pub text_read: bool,
+    pub read_text: Option<String>,
     /// Whether the sentence encoder read the new text.
     #[serde(skip)]
     pub meaning_read: bool,
 }
 
 impl Verdict {
+    /// Whether the new text was read (see [`Verdict::read_text`]).
+    pub fn text_read(&self) -> bool {
+        self.read_text.is_some()
+    }
+
     pub fn deliver_unchanged(envelope: &Envelope, version: &str, model: Option<&str>) -> Self {
         Verdict {
             decision: Decision::Deliver,
@@ -93,7 +99,7 @@ impl Verdict {
             sender_notices: Vec::new(),
             snapshot_version: version.to_string(),
             model: model.map(str::to_string),
-            text_read: false,
+            read_text: None,
             meaning_read: false,
         }
     }
