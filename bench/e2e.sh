@@ -6,7 +6,20 @@
 # received at the sink. Also: councilgate's acceptance latency (end of DATA
 # to the reply) percentiles, and its resident memory with 500 idle sessions.
 #
-#   bench/e2e.sh            # full size: 2000 x 10 KB over 20 sessions; 500 x 200 KB x 3 recipients
+# Three kinds of load:
+#   outbound  the clerk writing out, through the submission listener
+#             (trusted network), smtp-source's message;
+#   inbound   a resident writing to the clerk, through the inbound listener
+#             as an MX sees mail, sender authentication on (SPF, DKIM, DMARC
+#             answered from a DNS zone file, so no look-up waits on the
+#             network), smtp-source's message;
+#   internal  a councillor writing to a junior officer, through the
+#             submission listener, a message with real text
+#             (bench/mail/councillor-to-officer.eml, sent by bench/send.py):
+#             every content rule reads it.
+#
+#   bench/e2e.sh            # full size: 2000 x 10 KB outbound; 500 x 200 KB x 3 recipients outbound
+#                           # and inbound; 2000 x 10 KB inbound; 500 internal
 #   bench/e2e.sh --quick    # a bounded run for CI
 #   ROUNDS=3 bench/e2e.sh   # repeat each load and report the median
 #
@@ -16,13 +29,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
+# COUNT SIZE SESSIONS RCPTS KIND (SIZE is smtp-source's; internal sends its file)
 if [ "${1:-}" = "--quick" ]; then
-  LOADS=("300 10240 10 1" "60 204800 5 3")
+  LOADS=("300 10240 10 1 outbound" "60 204800 5 3 outbound" "60 204800 5 3 inbound" "60 0 5 1 internal")
   IDLE=200
 else
-  LOADS=("2000 10240 20 1" "500 204800 20 3")
+  LOADS=("2000 10240 20 1 outbound" "500 204800 20 3 outbound" "500 204800 20 3 inbound" "2000 10240 20 1 inbound" "500 0 20 1 internal")
   IDLE=500
 fi
+# LOADS_ONLY="500 204800 20 3 inbound;500 0 20 1 internal" bench/e2e.sh   # loads of your choosing
+if [ -n "${LOADS_ONLY:-}" ]; then IFS=';' read -r -a LOADS <<< "$LOADS_ONLY"; fi
 ROUNDS=${ROUNDS:-1}
 # COUNCILGATE_BIN runs another build (e.g. a baseline) against the same loads,
 # with COUNCILGATE_CONFIG naming the config folder of that build.
@@ -59,14 +75,23 @@ start_sink() {
 sink_count() { tr '\r' '\n' < "$1" | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2; }
 
 # Sends COUNT messages of SIZE bytes over SESSIONS sessions with RCPTS
-# recipients to PORT; waits until the sink at LOG has counted COUNT more;
-# prints the seconds taken.
+# recipients of KIND to PORT; waits until the sink at LOG has counted COUNT
+# more; prints the seconds taken.
 run_load() {
-  local port=$1 count=$2 size=$3 sessions=$4 rcpts=$5 log=$6
+  local port=$1 count=$2 size=$3 sessions=$4 rcpts=$5 log=$6 kind=$7
   local before start end n
   before=$(sink_count "$log"); before=${before:-0}
   start=$(date +%s.%N)
-  "$SMTP_SOURCE" -s "$sessions" -m "$count" -l "$size" -r "$rcpts" -f clerk@example-tc.gov.uk -t someone@example.org 127.0.0.1:$port
+  case "$kind" in
+  outbound)
+    "$SMTP_SOURCE" -s "$sessions" -m "$count" -l "$size" -r "$rcpts" -f clerk@example-tc.gov.uk -t someone@example.org 127.0.0.1:$port ;;
+  inbound)
+    # smtp-source names recipients clerk@, 2clerk@, 3clerk@…
+    "$SMTP_SOURCE" -s "$sessions" -m "$count" -l "$size" -r "$rcpts" -f resident@example.org -t clerk@example-tc.gov.uk 127.0.0.1:$port ;;
+  internal)
+    python3 "$ROOT/bench/send.py" 127.0.0.1:$port "$count" "$sessions" "$ROOT/bench/mail/councillor-to-officer.eml" \
+      cllr.smith@example-tc.gov.uk alex.green@example-tc.gov.uk ;;
+  esac
   while :; do
     n=$(sink_count "$log"); n=${n:-0}
     [ $((n - before)) -ge "$count" ] && break
@@ -78,21 +103,25 @@ run_load() {
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# utime + stime of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 printf '%-28s %12s %12s %12s %8s %10s\n' "load" "direct msg/s" "postfix" "councilgate" "cg/pf" "cg share"
 for load in "${LOADS[@]}"; do
-  read -r COUNT SIZE SESSIONS RCPTS <<< "$load"
+  read -r COUNT SIZE SESSIONS RCPTS KIND <<< "$load"
+  KIND=${KIND:-outbound}
   declare -A T=()
+  CPU=""
   for round in $(seq 1 "$ROUNDS"); do
     # (1) direct
     read -r sp sport slog <<< "$(start_sink)"
-    T[direct]+="$(run_load "$sport" "$COUNT" "$SIZE" "$SESSIONS" "$RCPTS" "$slog") "
+    T[direct]+="$(run_load "$sport" "$COUNT" "$SIZE" "$SESSIONS" "$RCPTS" "$slog" "$KIND") "
     # (2) Postfix relay
     pport=$(free_port)
     rm -rf "$WORK/postfix"
     "$ROOT/bench/postfix-relay.sh" start "$WORK/postfix" "$pport" "$sport" > /dev/null
     wait_port "$pport"
-    T[postfix]+="$(run_load "$pport" "$COUNT" "$SIZE" "$SESSIONS" "$RCPTS" "$slog") "
+    T[postfix]+="$(run_load "$pport" "$COUNT" "$SIZE" "$SESSIONS" "$RCPTS" "$slog" "$KIND") "
     "$ROOT/bench/postfix-relay.sh" stop "$WORK/postfix"
     # (3) councilgate, default rules, durable spool
     cg=$WORK/cg.$round.$COUNT; mkdir -p "$cg/etc"
@@ -106,15 +135,31 @@ host = "127.0.0.1"
 port = $sport
 tls = "none"
 CONF
+    # Inbound: SPF and DMARC for the resident's domain from a zone file
+    # (and no per-address connection rate: every load comes from loopback);
+    # smtp-source's 2clerk@, 3clerk@ are accepted as council addresses.
+    cat > "$cg/etc/bench-zone.toml" <<'ZONE'
+[txt]
+"example.org" = "v=spf1 ip4:127.0.0.1 -all"
+"_dmarc.example.org" = "v=DMARC1; p=reject"
+ZONE
+    sed -i 's/^dns_zone = ""/dns_zone = "bench-zone.toml"/' "$cg/etc/councilgate.toml"
+    sed -i 's/^unknown_recipients = "refuse"/unknown_recipients = "accept"/' "$cg/etc/directory.toml"
+    grep -q '^dns_zone = "bench-zone.toml"' "$cg/etc/councilgate.toml" || { echo "bench: dns_zone not set" >&2; exit 1; }
     COUNCILGATE__SERVER__DATA_DIR=$cg/data COUNCILGATE__SMTP__SUBMISSION__LISTEN=127.0.0.1:$cport \
     COUNCILGATE__SMTP__SUBMISSIONS__LISTEN=127.0.0.1:$(free_port) \
     COUNCILGATE__SMTP__INBOUND__LISTEN=127.0.0.1:$iport COUNCILGATE__WEB__LISTEN=127.0.0.1:$wport \
     COUNCILGATE__METRICS__LISTEN=127.0.0.1:$mport COUNCILGATE__SERVER__HOSTNAME=bench.local \
+    COUNCILGATE__SMTP__MAX_CONNECTION_RATE_PER_IP=1000000 \
       "$BIN" --config "$cg/etc" serve > "$cg/log" 2>&1 &
-    cgpid=$!; PIDS+=($cgpid); wait_port "$cport"
-    T[councilgate]+="$(run_load "$cport" "$COUNT" "$SIZE" "$SESSIONS" "$RCPTS" "$slog") "
-    curl -s "http://127.0.0.1:$mport/metrics" > "$WORK/metrics.$COUNT.$round"
-    if [ "$COUNT" = "$(echo "${LOADS[0]}" | cut -d' ' -f1)" ] && [ "$round" = 1 ]; then
+    cgpid=$!; PIDS+=($cgpid); wait_port "$cport"; wait_port "$iport"
+    lport=$cport; [ "$KIND" = inbound ] && lport=$iport
+    cpu0=$(cpu_ticks "$cgpid")
+    T[councilgate]+="$(run_load "$lport" "$COUNT" "$SIZE" "$SESSIONS" "$RCPTS" "$slog" "$KIND") "
+    # councilgate's own CPU (user + system) per message over the load.
+    CPU+="$(echo "($(cpu_ticks "$cgpid") - $cpu0) * 1000 / $(getconf CLK_TCK) / $COUNT" | bc -l) "
+    curl -s "http://127.0.0.1:$mport/metrics" > "$WORK/metrics.$COUNT.$KIND.$SIZE.$round"
+    if [ "$load" = "${LOADS[0]}" ] && [ "$round" = 1 ]; then
       # Resident memory with idle sessions open.
       python3 - "$cport" "$IDLE" "$cgpid" > "$WORK/idle.txt" <<'PY'
 import socket, sys, time
@@ -135,10 +180,13 @@ PY
   p=$(echo "${T[postfix]}" | tr ' ' '\n' | grep . | median)
   c=$(echo "${T[councilgate]}" | tr ' ' '\n' | grep . | median)
   rd=$(echo "$COUNT / $d" | bc -l); rp=$(echo "$COUNT / $p" | bc -l); rc=$(echo "$COUNT / $c" | bc -l)
-  printf '%-28s %12.0f %12.0f %12.0f %7.2fx %9.0f%%\n' "$COUNT x $((SIZE/1024)) KB x $RCPTS rcpt, $SESSIONS sess" "$rd" "$rp" "$rc" "$(echo "$rc / $rp" | bc -l)" "$(echo "100 * $rc / $rd" | bc -l)"
+  if [ "$KIND" = internal ]; then what="$COUNT internal ($(( $(wc -c < bench/mail/councillor-to-officer.eml) / 1024 + 1 )) KB)"
+  else what="$COUNT x $((SIZE/1024)) KB x $RCPTS $KIND"; fi
+  printf '%-28s %12.0f %12.0f %12.0f %7.2fx %9.0f%%\n' "$what" "$rd" "$rp" "$rc" "$(echo "$rc / $rp" | bc -l)" "$(echo "100 * $rc / $rd" | bc -l)"
+  printf '    councilgate CPU (user + system) per message: %.2f ms (median of rounds)\n' "$(echo "$CPU" | tr ' ' '\n' | grep . | median)"
   # Acceptance latency percentiles from councilgate's histogram (bucket
   # bounds), over every round of this load.
-  python3 - "$WORK"/metrics."$COUNT".* <<'PY'
+  python3 - "$WORK"/metrics."$COUNT.$KIND.$SIZE".* <<'PY'
 import sys, re
 b = {}
 for path in sys.argv[1:]:

@@ -316,6 +316,16 @@ enum Sent {
 }
 
 /// MAIL, RCPT per recipient and DATA.
+/// A message's content already dot-stuffed, with the end-of-data line.
+struct Stuffed<'a>(&'a str);
+
+impl std::fmt::Display for Stuffed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)?;
+        f.write_str("\r\n.\r\n")
+    }
+}
+
 async fn send(
     conn: &mut AsyncSmtpConnection,
     from: &str,
@@ -403,7 +413,16 @@ async fn send(
     // body byte-identical.
     let body = message.strip_suffix(b"\r\n").unwrap_or(message);
     let result = match conn.command(Data).await {
-        Ok(_) => conn.message(body).await,
+        Ok(_) => {
+            // Stuffed in one pass and written with the terminator; lettre
+            // writes a command's text as it is. Its own codec (a byte at a
+            // time) stays for the rare message that is not UTF-8.
+            let stuffed = crate::smtp::data::dot_stuff(body);
+            match std::str::from_utf8(&stuffed) {
+                Ok(text) => conn.command(Stuffed(text)).await,
+                Err(_) => conn.message(body).await,
+            }
+        }
         Err(e) => Err(e),
     };
     // After the reply to the message (or to DATA) the transaction is over.

@@ -14,8 +14,13 @@ pub struct Attachment {
     pub size: usize,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Analysis {
+/// What the rules read from a message. The header facts (subject, From,
+/// visible recipients, headers, attachments) are read at once; the body as
+/// text ([`Text`]) only when something asks for it ([`Analysis::text`]):
+/// the engine asks only once a rule that reads text has passed its
+/// structural conditions, so a resident's 200 KB letter to the clerk is
+/// never converted, split or scanned.
+pub struct Analysis<'m> {
     pub subject: String,
     /// Header From addresses, lower case.
     pub from: Vec<String>,
@@ -25,14 +30,92 @@ pub struct Analysis {
     pub visible: Vec<String>,
     /// Every header as (name, decoded value).
     pub headers: Vec<(String, String)>,
+    pub attachments: Vec<Attachment>,
+    /// The message could not be parsed as MIME at all.
+    pub unparsable: bool,
+    /// Where the text comes from when first asked for.
+    source: Option<Source<'m>>,
+    text: std::cell::OnceCell<Text>,
+}
+
+/// The parsed message and the disclaimer test its text is read with.
+type Source<'m> = (&'m Message<'m>, &'m dyn Fn(&str) -> bool);
+
+/// The body of a message as text, its new text split from quotes and
+/// boilerplate.
+#[derive(Debug, Clone, Default)]
+pub struct Text {
     /// The whole body as text.
     pub body: String,
     pub split: Split,
-    pub attachments: Vec<Attachment>,
     /// The message had no text/plain part; its HTML was converted.
     pub html_only: bool,
-    /// The message could not be parsed as MIME at all.
-    pub unparsable: bool,
+    /// Bytes of text beyond [`TEXT_PER_PART`] in some part, not read.
+    pub unread: usize,
+}
+
+impl Text {
+    /// Reads the text of raw message bytes at once (the review page and
+    /// the teaching of examples, which always need it).
+    pub fn of(raw: &[u8], is_disclaimer: &dyn Fn(&str) -> bool) -> Text {
+        match MessageParser::default().parse(raw) {
+            Some(msg) => Text::read(&msg, is_disclaimer, usize::MAX),
+            None => Text {
+                body: String::from_utf8_lossy(raw).into_owned(),
+                ..Text::default()
+            },
+        }
+    }
+
+    fn read(msg: &Message<'_>, is_disclaimer: &dyn Fn(&str) -> bool, limit: usize) -> Text {
+        let (body, html_only, mut unread) = body_text(msg, limit);
+        let mut split = quote::split(&body, is_disclaimer);
+        // A forwarded original attached whole: its subject and opening
+        // count as the top of a forwarded original.
+        for &id in &msg.attachments {
+            let Some(part) = msg.parts.get(id as usize) else {
+                continue;
+            };
+            if let PartType::Message(inner) = &part.body {
+                let (inner_body, _, left) = body_text(inner, limit);
+                unread += left;
+                let inner_split = quote::split(&inner_body, is_disclaimer);
+                let mut head = format!("Subject: {}\n", inner.subject().unwrap_or(""));
+                for l in inner_split
+                    .new_text
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .take(6)
+                {
+                    head.push_str(l);
+                    head.push('\n');
+                }
+                split.quoted_head.push('\n');
+                split.quoted_head.push_str(&head);
+                split.quoted.push('\n');
+                split.quoted.push_str(&inner_body);
+            }
+        }
+        Text {
+            body,
+            split,
+            html_only,
+            unread,
+        }
+    }
+}
+
+impl std::fmt::Debug for Analysis<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analysis")
+            .field("subject", &self.subject)
+            .field("from", &self.from)
+            .field("visible", &self.visible)
+            .field("attachments", &self.attachments)
+            .field("unparsable", &self.unparsable)
+            .field("text_read", &self.text.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 fn addresses(a: Option<&Address<'_>>, out: &mut Vec<String>) {
@@ -80,58 +163,98 @@ pub fn html_to_text(html: &str) -> String {
         .unwrap_or_else(|_| html.to_string())
 }
 
-fn body_text(msg: &Message<'_>) -> (String, bool) {
+/// How much of one body part's text the content rules read: 64 KiB (about
+/// 10,000 words; a councillor's new text is a few hundred). What lies beyond
+/// in a longer part is, in council mail, quoted history, a pasted report or
+/// minutes: the reply's own words come first. The structural rules (who
+/// wrote to whom, headers, attachments) always see the whole message, the
+/// verdict says how much text was not read ([`Text::unread`]), and the
+/// review page shows the whole message.
+pub const TEXT_PER_PART: usize = 64 * 1024;
+/// HTML is converted from at most this much of a part's source.
+const HTML_PER_PART: usize = 4 * TEXT_PER_PART;
+
+/// The first `limit` bytes of `s` (at a character boundary), and how many
+/// bytes were left out.
+fn at_most(s: &str, limit: usize) -> (&str, usize) {
+    if s.len() <= limit {
+        return (s, 0);
+    }
+    let mut end = limit;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&s[..end], s.len() - end)
+}
+
+/// The body as text, each part read up to `limit` bytes: (text, whether
+/// only HTML was there, bytes not read).
+fn body_text(msg: &Message<'_>, limit: usize) -> (String, bool, usize) {
+    let mut unread = 0;
     let mut plain = Vec::new();
-    let mut html = Vec::new();
     for &id in &msg.text_body {
-        if let Some(part) = msg.parts.get(id as usize) {
-            match &part.body {
-                PartType::Text(t) => plain.push(t.to_string()),
-                PartType::Html(h) => html.push(h.to_string()),
-                _ => {}
-            }
+        if let Some(part) = msg.parts.get(id as usize)
+            && let PartType::Text(t) = &part.body
+        {
+            let (read, left) = at_most(t, limit);
+            unread += left;
+            plain.push(read);
         }
     }
     if !plain.is_empty() {
-        return (plain.join("\n"), false);
+        return (plain.join("\n"), false, unread);
     }
-    for &id in &msg.html_body {
+    let mut html: Vec<&str> = Vec::new();
+    for &id in msg.text_body.iter().chain(&msg.html_body) {
         if let Some(part) = msg.parts.get(id as usize)
             && let PartType::Html(h) = &part.body
         {
-            html.push(h.to_string());
+            html.push(h);
         }
     }
     html.dedup();
     let only = !html.is_empty();
-    (
-        html.iter()
-            .map(|h| html_to_text(h))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        only,
-    )
+    // HTML is verbose: its source is converted up to four times the limit.
+    let html_limit = limit.saturating_mul(HTML_PER_PART / TEXT_PER_PART);
+    let text = html
+        .iter()
+        .map(|h| {
+            let (source, left) = at_most(h, html_limit);
+            let converted = html_to_text(source);
+            let (read, over) = at_most(&converted, limit);
+            // The unread HTML counted as text at a quarter of its size.
+            unread += over + left / 4;
+            read.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    (text, only, unread)
 }
 
-impl Analysis {
-    /// Analyses raw message bytes; never panics on malformed input.
-    pub fn new(raw: &[u8], is_disclaimer: &dyn Fn(&str) -> bool) -> Analysis {
-        let parsed = MessageParser::default().parse(raw);
-        Self::from_parsed(raw, parsed.as_ref(), is_disclaimer)
-    }
-
-    /// Analyses a message already parsed (the engine parses once for
-    /// analysis and rewriting alike).
+impl<'m> Analysis<'m> {
+    /// Reads the header facts of a message already parsed (the engine
+    /// parses once for analysis and rewriting alike); its text is read on
+    /// first use, with `is_disclaimer` telling boilerplate paragraphs.
+    /// Never panics on malformed input.
     pub fn from_parsed(
         raw: &[u8],
-        parsed: Option<&Message<'_>>,
-        is_disclaimer: &dyn Fn(&str) -> bool,
-    ) -> Analysis {
+        parsed: Option<&'m Message<'m>>,
+        is_disclaimer: &'m dyn Fn(&str) -> bool,
+    ) -> Analysis<'m> {
         let Some(msg) = parsed else {
             return Analysis {
+                subject: String::new(),
+                from: Vec::new(),
+                from_names: Vec::new(),
+                visible: Vec::new(),
+                headers: Vec::new(),
+                attachments: Vec::new(),
                 unparsable: true,
-                body: String::from_utf8_lossy(raw).into_owned(),
-                ..Analysis::default()
+                source: None,
+                text: std::cell::OnceCell::from(Text {
+                    body: String::from_utf8_lossy(raw).into_owned(),
+                    ..Text::default()
+                }),
             };
         };
         let mut from = Vec::new();
@@ -158,8 +281,6 @@ impl Analysis {
             .iter()
             .map(|h| (h.name().to_string(), header_text(h.value())))
             .collect();
-        let (body, html_only) = body_text(msg);
-        let mut split = quote::split(&body, is_disclaimer);
         let mut attachments = Vec::new();
         for &id in &msg.attachments {
             let Some(part) = msg.parts.get(id as usize) else {
@@ -178,26 +299,6 @@ impl Analysis {
                 content_type,
                 size: part.len(),
             });
-            // A forwarded original attached whole: its subject and opening
-            // count as the top of a forwarded original.
-            if let PartType::Message(inner) = &part.body {
-                let (inner_body, _) = body_text(inner);
-                let inner_split = quote::split(&inner_body, is_disclaimer);
-                let mut head = format!("Subject: {}\n", inner.subject().unwrap_or(""));
-                for l in inner_split
-                    .new_text
-                    .lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .take(6)
-                {
-                    head.push_str(l);
-                    head.push('\n');
-                }
-                split.quoted_head.push('\n');
-                split.quoted_head.push_str(&head);
-                split.quoted.push('\n');
-                split.quoted.push_str(&inner_body);
-            }
         }
         Analysis {
             subject: msg.subject().unwrap_or("").to_string(),
@@ -205,12 +306,24 @@ impl Analysis {
             from_names,
             visible,
             headers,
-            body,
-            split,
             attachments,
-            html_only,
             unparsable: false,
+            source: Some((msg, is_disclaimer)),
+            text: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The body as text, read the first time anyone asks.
+    pub fn text(&self) -> &Text {
+        self.text.get_or_init(|| match self.source {
+            Some((msg, is_disclaimer)) => Text::read(msg, is_disclaimer, TEXT_PER_PART),
+            None => Text::default(),
+        })
+    }
+
+    /// Whether the body has been read as text (see [`Analysis::text`]).
+    pub fn text_read(&self) -> bool {
+        self.source.is_some() && self.text.get().is_some()
     }
 
     pub fn header(&self, name: &str) -> impl Iterator<Item = &str> {
@@ -222,7 +335,8 @@ impl Analysis {
 
     /// The first few non-empty lines of the new text.
     pub fn opening(&self, lines: usize) -> String {
-        self.split
+        self.text()
+            .split
             .new_text
             .lines()
             .filter(|l| !l.trim().is_empty())
@@ -244,12 +358,16 @@ mod tests {
     #[test]
     fn encoded_headers_and_html_only() {
         let raw = b"From: =?utf-8?q?Si=C3=A2n_Llewellyn?= <cllr.llewellyn@example-tc.gov.uk>\r\nTo: Alex <alex.green@example-tc.gov.uk>, clerk@example-tc.gov.uk\r\nCc: =?utf-8?b?RGFmeWRk?= <deputy.clerk@example-tc.gov.uk>\r\nSubject: =?utf-8?q?Cyfarfod_=E2=80=93_agenda?=\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hi Alex,</p><p>Please sort the bins.</p><blockquote>old</blockquote>";
-        let a = Analysis::new(raw, &|_| false);
+        let parsed = MessageParser::default().parse(&raw[..]);
+        let a = Analysis::from_parsed(raw, parsed.as_ref(), &|_| false);
         assert_eq!(a.subject, "Cyfarfod – agenda");
         assert_eq!(a.from, vec!["cllr.llewellyn@example-tc.gov.uk"]);
         assert_eq!(a.visible.len(), 3);
-        assert!(a.html_only);
-        assert!(a.split.new_text.contains("Please sort the bins."));
-        assert!(!a.split.new_text.contains("old"));
+        assert!(!a.text_read(), "header facts alone do not read the body");
+        let t = a.text();
+        assert!(t.html_only);
+        assert!(t.split.new_text.contains("Please sort the bins."));
+        assert!(!t.split.new_text.contains("old"));
+        assert!(a.text_read());
     }
 }

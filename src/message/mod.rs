@@ -15,7 +15,7 @@ pub mod rewrite;
 pub mod view;
 pub mod visible;
 
-pub use analysis::Analysis;
+pub use analysis::{Analysis, Text};
 pub use view::View;
 
 /// Bytes of the header section, including the empty line that ends it
@@ -37,17 +37,26 @@ fn memchr_crlfcrlf(message: &[u8]) -> Option<usize> {
     message.windows(4).position(|w| w == b"\r\n\r\n")
 }
 
-/// Line endings made CRLF (a message file written with bare LF, as an
-/// editor saves it, reads as SMTP would have delivered it).
+/// Line endings made CRLF as the DATA phase stores them (see
+/// `smtp::data`): a message file written with bare LF, as an editor saves
+/// it, or with stray bare CRs reads as SMTP would have delivered it, so
+/// `check`, the fixtures and the try-a-message page see the bytes the
+/// gateway would.
 pub fn crlf(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 32);
-    let mut prev = 0u8;
-    for &b in raw {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'\r' => {
+                out.extend_from_slice(b"\r\n");
+                if raw.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b'\n' => out.extend_from_slice(b"\r\n"),
+            b => out.push(b),
         }
-        out.push(b);
-        prev = b;
+        i += 1;
     }
     out
 }

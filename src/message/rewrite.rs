@@ -708,4 +708,49 @@ mod tests {
             .expect("parse");
         assert_eq!(m.cc().map(|a| a.iter().count()), Some(3));
     }
+
+    /// Fuzz finding of 2026-12-03 (`fuzz/seeds/findings/`): a From line
+    /// broken by bare CRs. Read as the DATA phase stores it (every bare CR a
+    /// line ending), the message's text survives the rewrite; read with the
+    /// bare CRs left in, its whole text was one header field's value, which
+    /// the rewrite replaced.
+    #[test]
+    fn bare_crs_read_as_smtp_stores_them_keep_the_body_through_the_rewrite() {
+        let finding = include_bytes!("../../fuzz/seeds/findings/mime_rewrite-shrinks-aac09fb5.eml");
+        let raw = crate::message::crlf(finding);
+        assert!(!raw.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n'));
+        let mut c = footer();
+        c.banner = vec!["CAUTION: this message could not be verified.".into()];
+        let out = apply(&View::parse(&raw), &c);
+        assert!(out.len() >= raw.len(), "{} < {}", out.len(), raw.len());
+        let m = MessageParser::default().parse(&out[..]).expect("parses");
+        let body = m.body_text(0).expect("text");
+        assert!(body.contains("nobody has consulted me"), "{body}");
+        assert!(body.contains("Sarah"), "{body}");
+    }
+
+    /// `message::crlf` (files read by `check` and the fixtures) and the DATA
+    /// decoder (mail over SMTP) give the same bytes.
+    #[test]
+    fn files_and_smtp_normalise_line_endings_alike() {
+        for input in [
+            &b"a\rb\nc\r\nd\r\r\ne"[..],
+            b"\r\r\rx",
+            b"\n\nx\r\n",
+            b"From: a\r\rbody\r\n",
+        ] {
+            // Each input ends in a true CRLF or in an ordinary byte, so the
+            // terminator below ends the data where the input ends.
+            let mut d = crate::smtp::data::DataDecoder::new(1 << 20);
+            d.feed(input);
+            let mut file = crate::message::crlf(input);
+            if input.ends_with(b"\r\n") {
+                d.feed(b".\r\n");
+            } else {
+                d.feed(b"\r\n.\r\n");
+                file.extend_from_slice(b"\r\n");
+            }
+            assert_eq!(d.message(), &file[..], "{input:?}");
+        }
+    }
 }

@@ -27,6 +27,7 @@ impl Pipeline {
             decision = verdict.decision.as_str(),
             rules = ?rules,
             policy = %verdict.snapshot_version,
+            text_unread = ?verdict.text_unread,
             "verdict"
         );
         let notify_hold = verdict.decision == Decision::Hold

@@ -48,7 +48,7 @@ fn destinations(
 pub(super) fn compose(
     snapshot: &Snapshot,
     envelope: &Envelope,
-    analysis: &Analysis,
+    analysis: &Analysis<'_>,
     rcpts: &[Rcpt],
     sender: Option<PersonId>,
     fired: Vec<Fired<'_>>,

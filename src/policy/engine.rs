@@ -166,7 +166,7 @@ fn exempt(
 
 struct Inputs<'a> {
     snapshot: &'a Snapshot,
-    analysis: &'a Analysis,
+    analysis: &'a Analysis<'a>,
     /// The new text split into sentences: read only once a rule that needs
     /// it has passed its structural conditions (sender, recipients,
     /// period), so mail no content rule can apply to (a resident writing
@@ -347,19 +347,19 @@ pub fn evaluate(
     verdict
 }
 
-/// The message's analysis: its new text (disclaimers as this snapshot's
-/// word lists name them set aside), headers and attachments.
-fn analyse(snapshot: &Snapshot, view: &View<'_>) -> Analysis {
+/// Whether a paragraph is boilerplate (a disclaimer) by this snapshot's
+/// word lists: what the analysis sets aside from the new text.
+fn disclaimer_test(snapshot: &Snapshot) -> impl Fn(&str) -> bool + '_ {
     let disclaimer = snapshot.lexicon.list("disclaimer.phrases");
-    let is_disclaimer = |p: &str| disclaimer.is_match(&super::lexicon::normalise(p));
-    Analysis::from_parsed(view.raw(), view.parsed(), &is_disclaimer)
+    move |p: &str| disclaimer.is_match(&super::lexicon::normalise(p))
 }
 
 /// The sentences of a message's new text, as the detectors read them.
 pub fn new_text_sentences(snapshot: &Snapshot, raw: &[u8]) -> Vec<Sentence> {
     let view = View::parse(raw);
-    let analysis = analyse(snapshot, &view);
-    super::sentences::sentences(&analysis.split.new_text, &snapshot.lexicon)
+    let is_disclaimer = disclaimer_test(snapshot);
+    let analysis = Analysis::from_parsed(view.raw(), view.parsed(), &is_disclaimer);
+    super::sentences::sentences(&analysis.text().split.new_text, &snapshot.lexicon)
 }
 
 /// Judges one parsed message: the verdict, and the changes it makes to the
@@ -372,7 +372,10 @@ pub fn judge(
     now: DateTime<Utc>,
 ) -> (Verdict, Changes) {
     let dir = &snapshot.directory;
-    let analysis = analyse(snapshot, view);
+    // Header facts now; the body as text only if a rule that reads it
+    // passes its structural conditions.
+    let is_disclaimer = disclaimer_test(snapshot);
+    let analysis = Analysis::from_parsed(view.raw(), view.parsed(), &is_disclaimer);
     let sentences = std::cell::OnceCell::new();
     let vectors = std::cell::OnceCell::new();
     let today = now.with_timezone(&chrono_tz::Europe::London).date_naive();
@@ -421,9 +424,12 @@ pub fn judge(
     let (mut verdict, changes) =
         super::compose::compose(snapshot, envelope, &analysis, &rcpts, sender, fired);
     if sentences.get().is_some() {
-        verdict.read_text = Some(analysis.split.new_text.clone());
+        verdict.read_text = Some(analysis.text().split.new_text.clone());
     }
     verdict.meaning_read = vectors.get().is_some();
+    if analysis.text_read() && analysis.text().unread > 0 {
+        verdict.text_unread = Some(analysis.text().unread);
+    }
     (verdict, changes)
 }
 
@@ -504,6 +510,35 @@ mod tests {
             "Alex, please strim plot 4 on Friday.",
         );
         assert!(councillor.text_read());
+    }
+
+    /// The content rules read a long part up to `TEXT_PER_PART`; the verdict
+    /// says how much they did not read.
+    #[test]
+    fn a_long_part_is_read_up_to_its_limit_and_the_verdict_says_how_much_was_not() {
+        let snap = snapshot();
+        let judge = |body: &str| {
+            let raw = format!(
+                "From: cllr.smith@example-tc.gov.uk\r\nTo: alex.green@example-tc.gov.uk\r\nSubject: Minutes\r\n\r\n{body}\r\n"
+            );
+            let env = crate::tuning::check::envelope(
+                "cllr.smith@example-tc.gov.uk",
+                &["alex.green@example-tc.gov.uk".to_string()],
+            );
+            snap.evaluate(&env, raw.as_bytes(), at("2026-11-22T10:00:00Z"))
+        };
+        let filler = "The committee noted the report on the allotments.\r\n"
+            .repeat(crate::message::analysis::TEXT_PER_PART / 50 + 100);
+        let ask = "Alex, please strim plot 4 on Friday.";
+        let early = judge(&format!("{ask}\r\n\r\n{filler}"));
+        assert!(early.rules.iter().any(|r| r.id == "instruction-to-staff"));
+        let unread = early.text_unread.expect("some text unread");
+        assert!(unread > 4000 && unread < 10_000, "{unread}");
+        let late = judge(&format!("{filler}\r\n{ask}"));
+        assert!(late.rules.iter().all(|r| r.id != "instruction-to-staff"));
+        assert!(late.text_unread.is_some());
+        let short = judge(ask);
+        assert_eq!(short.text_unread, None);
     }
 
     #[test]

@@ -80,6 +80,10 @@ pub struct Verdict {
     /// Whether the sentence encoder read the new text.
     #[serde(skip)]
     pub meaning_read: bool,
+    /// Bytes of body text the content rules did not read: what lay beyond
+    /// `message::analysis::TEXT_PER_PART` in a long part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_unread: Option<usize>,
 }
 
 impl Verdict {
@@ -101,6 +105,7 @@ impl Verdict {
             model: model.map(str::to_string),
             read_text: None,
             meaning_read: false,
+            text_unread: None,
         }
     }
 }

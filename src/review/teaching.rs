@@ -49,7 +49,7 @@ pub fn taught(snapshot: &Snapshot, held: &Held, decision: &ReviewDecision) -> Ve
     };
     let disclaimer = snapshot.lexicon.list("disclaimer.phrases");
     let is_disclaimer = |p: &str| disclaimer.is_match(&crate::policy::lexicon::normalise(p));
-    let analysis = crate::message::Analysis::new(raw, &is_disclaimer);
+    let analysis = crate::message::Text::of(raw, &is_disclaimer);
     let text = &analysis.split.new_text;
     let mut out: Vec<Taught> = Vec::new();
     for hit in &held.verdict.rules {

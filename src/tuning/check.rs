@@ -40,6 +40,7 @@ pub fn to_json(v: &Verdict) -> serde_json::Value {
         "annotations": v.annotations,
         "policy": v.snapshot_version,
         "model": v.model,
+        "text_unread": v.text_unread,
     })
 }
 
@@ -59,6 +60,12 @@ pub fn explain(snapshot: &Snapshot, envelope: &Envelope, v: &Verdict) -> String 
             .as_deref()
             .unwrap_or("nothing (policy.semantic = \"off\")")
     ));
+    if let Some(n) = v.text_unread {
+        out.push_str(&format!(
+            "Text not read by the content rules: {n} bytes beyond the first {} KiB of a part\n",
+            crate::message::analysis::TEXT_PER_PART / 1024
+        ));
+    }
     if v.rules.is_empty() {
         out.push_str("No protocol rule applies to this message.\n");
     }

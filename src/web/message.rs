@@ -218,7 +218,7 @@ pub(super) fn message_page(
     reasons.push("Other (see note)".into());
     let disclaimer = snapshot.lexicon.list("disclaimer.phrases");
     let is_disclaimer = |p: &str| disclaimer.is_match(&crate::policy::lexicon::normalise(p));
-    let analysis = crate::message::Analysis::new(&held.message, &is_disclaimer);
+    let analysis = crate::message::Text::of(&held.message, &is_disclaimer);
     let text = if analysis.split.new_text.is_empty() {
         analysis.body.clone()
     } else {

@@ -51,7 +51,7 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
             evidence.push(line.trim().to_string());
         }
     }
-    for line in a.split.quoted_head.lines() {
+    for line in a.text().split.quoted_head.lines() {
         if marked(ctx, line).is_some() {
             evidence.push(format!("in the quoted original: {}", line.trim()));
         }

@@ -79,7 +79,7 @@ pub struct Rcpt {
 
 /// What a detector may read.
 pub struct Ctx<'a> {
-    pub analysis: &'a Analysis,
+    pub analysis: &'a Analysis<'a>,
     /// The new text in sentences, split on first use (a detector that
     /// reads only headers never causes it): read it with
     /// [`Ctx::sentences`].
@@ -109,10 +109,10 @@ impl<'a> Ctx<'a> {
 /// asks and kept in `cell`.
 pub fn sentences_once<'a>(
     cell: &'a std::cell::OnceCell<Vec<Sentence>>,
-    analysis: &Analysis,
+    analysis: &Analysis<'_>,
     lex: &Lexicon,
 ) -> &'a [Sentence] {
-    cell.get_or_init(|| super::sentences::sentences(&analysis.split.new_text, lex))
+    cell.get_or_init(|| super::sentences::sentences(&analysis.text().split.new_text, lex))
 }
 
 /// Why a detector fired.
