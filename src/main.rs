@@ -104,6 +104,15 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> Result<()> {
     let cli = Cli::parse();
+    // The sentence encoder's matrix products run on the thread that reads
+    // the message, not split over a pool: the gateway reads many messages
+    // at once, and splitting one message's products cost about a tenth more
+    // CPU per message for no gain under load (BENCHMARKS.md). An operator's
+    // own RAYON_NUM_THREADS is kept.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // SAFETY: at start, before any other thread exists.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+    }
     // One TLS crypto provider for every rustls user (listeners, relay, DNS).
     let _ = rustls::crypto::ring::default_provider().install_default();
     if !matches!(cli.command, Command::Serve) {

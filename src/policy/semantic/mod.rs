@@ -10,6 +10,7 @@
 //! structural conditions hold (a councillor writing to an officer, …), so
 //! a resident's mail to the clerk never reaches the encoder.
 
+pub mod encoder;
 pub mod examples;
 pub mod head;
 pub mod model;
@@ -213,7 +214,7 @@ impl Semantic {
         // The encoder refuses only empty or oversized input, which the
         // sentence splitter does not make; if it fails, nothing is read
         // for meaning and the clause analysis decides alone.
-        if let Ok(vectors) = self.model.embed(&texts) {
+        if let Ok(vectors) = cpu_bound(|| self.model.embed(&texts)) {
             for (i, v) in chosen.into_iter().zip(vectors) {
                 out[i] = Some(v);
             }
@@ -270,6 +271,18 @@ impl Semantic {
                 Some((i, n.score, n.negative))
             })
             .collect()
+    }
+}
+
+/// Runs `f`, tens of milliseconds of CPU (the encoder), so that it holds
+/// up no one: called from a worker of a multi-threaded async runtime (the
+/// gateway's sessions), the worker first hands its other tasks to another
+/// thread (`block_in_place`); anywhere else (a command, a test's
+/// single-threaded runtime) it simply runs.
+fn cpu_bound<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 

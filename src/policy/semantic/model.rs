@@ -1,8 +1,8 @@
 //! The bundled sentence encoder and the cache of example embeddings.
 //!
-//! The encoder is `pocket-encoder`: paraphrase-MiniLM-L3-v2, 4-bit weights
-//! compiled into the binary, run on the CPU by candle; nothing is
-//! downloaded at build or run time. Examples are embedded once: the
+//! The encoder ([`super::encoder`]): paraphrase-MiniLM-L3-v2 with the
+//! 4-bit weights `pocket-encoder` bundles, compiled into the binary, run
+//! batched on the CPU by candle; nothing is downloaded at build or run time. Examples are embedded once: the
 //! vectors of the shipped examples are compiled in
 //! (`config/examples.embeddings`), those of an admin's own examples are
 //! kept in the data folder, and both are keyed by the model's identity and
@@ -32,7 +32,7 @@ pub type Vector = Arc<[f32]>;
 /// The loaded encoder and its identity (name and weights' content hash).
 #[derive(Clone)]
 pub struct Model {
-    encoder: pocket_encoder::Encoder,
+    encoder: Arc<super::encoder::Encoder>,
     identity: String,
 }
 
@@ -46,15 +46,13 @@ impl std::fmt::Debug for Model {
 
 /// The model's identity: its name and the SHA-256 of its weights.
 pub fn identity() -> String {
-    let info = pocket_encoder::model_info();
-    format!("{} {}", info.id, info.revision)
+    super::encoder::identity().to_string()
 }
 
 impl Model {
     /// Loads the compiled-in weights (once per process).
     pub fn load() -> Result<Model, SemanticError> {
-        let encoder =
-            pocket_encoder::Encoder::new().map_err(|e| SemanticError::Model(e.to_string()))?;
+        let encoder = super::encoder::Encoder::shared().map_err(SemanticError::Model)?;
         Ok(Model {
             encoder,
             identity: identity(),
@@ -70,10 +68,7 @@ impl Model {
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vector>, SemanticError> {
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(1024) {
-            let vectors = self
-                .encoder
-                .embed(chunk)
-                .map_err(|e| SemanticError::Model(e.to_string()))?;
+            let vectors = self.encoder.embed(chunk).map_err(SemanticError::Model)?;
             out.extend(vectors.into_iter().map(Vector::from));
         }
         Ok(out)
