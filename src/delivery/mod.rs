@@ -6,6 +6,7 @@ pub mod dsn;
 pub mod outbox;
 pub mod relay;
 pub mod sign;
+pub mod stuffing;
 pub mod verify;
 
 /// What happened to one recipient on one attempt.

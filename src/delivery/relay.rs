@@ -417,7 +417,7 @@ async fn send(
             // Stuffed in one pass and written with the terminator; lettre
             // writes a command's text as it is. Its own codec (a byte at a
             // time) stays for the rare message that is not UTF-8.
-            let stuffed = crate::smtp::data::dot_stuff(body);
+            let stuffed = super::stuffing::dot_stuff(body);
             match std::str::from_utf8(&stuffed) {
                 Ok(text) => conn.command(Stuffed(text)).await,
                 Err(_) => conn.message(body).await,
