@@ -28,6 +28,7 @@ impl Pipeline {
             rules = ?rules,
             policy = %verdict.snapshot_version,
             text_unread = ?verdict.text_unread,
+            language = ?verdict.language,
             "verdict"
         );
         let notify_hold = verdict.decision == Decision::Hold

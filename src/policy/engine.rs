@@ -423,8 +423,9 @@ pub fn judge(
         .collect();
     let (mut verdict, changes) =
         super::compose::compose(snapshot, envelope, &analysis, &rcpts, sender, fired);
-    if sentences.get().is_some() {
+    if let Some(read) = sentences.get() {
         verdict.read_text = Some(analysis.text().split.new_text.clone());
+        verdict.language = super::sentences::language(read).map(str::to_string);
     }
     verdict.meaning_read = vectors.get().is_some();
     if analysis.text_read() && analysis.text().unread > 0 {
@@ -539,6 +540,40 @@ mod tests {
         assert!(late.text_unread.is_some());
         let short = judge(ask);
         assert_eq!(short.text_unread, None);
+    }
+
+    /// Welsh councils write bilingually: the verdict marks a new text that
+    /// is mostly Welsh ("cy") or partly ("cy+en"); Welsh sentences are not
+    /// read for meaning.
+    #[test]
+    fn welsh_new_text_is_marked_with_its_language() {
+        let snap = snapshot();
+        let judge = |body: &str| {
+            let raw = format!(
+                "From: cllr.smith@example-tc.gov.uk\r\nTo: alex.green@example-tc.gov.uk\r\nSubject: Parc\r\n\r\n{body}\r\n"
+            );
+            let env = crate::tuning::check::envelope(
+                "cllr.smith@example-tc.gov.uk",
+                &["alex.green@example-tc.gov.uk".to_string()],
+            );
+            snap.evaluate(&env, raw.as_bytes(), at("2026-11-22T10:00:00Z"))
+        };
+        let welsh = "Mae'r cyngor wedi penderfynu ar y gwaith newydd yn y parc. Byddwn yn cael cyfarfod gyda'r pwyllgor ddydd Llun.";
+        let english = "The council has decided on the new work in the park. We will have a meeting with the committee on Monday.";
+        assert_eq!(judge(welsh).language.as_deref(), Some("cy"));
+        assert_eq!(
+            judge(&format!("{welsh}\r\n\r\n{english}"))
+                .language
+                .as_deref(),
+            Some("cy+en")
+        );
+        assert_eq!(judge(english).language, None);
+        let lex = &snap.lexicon;
+        let read = crate::policy::sentences::sentences(welsh, lex);
+        assert!(read.iter().all(|s| s.welsh), "{read:?}");
+        if let Some(semantic) = snap.semantic.as_ref() {
+            assert!(semantic.embed_sentences(&read).iter().all(Option::is_none));
+        }
     }
 
     #[test]

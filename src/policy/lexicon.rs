@@ -27,6 +27,11 @@ pub struct WordList {
 }
 
 impl WordList {
+    /// How many entries occur in `norm` (non-overlapping).
+    pub fn count(&self, norm: &str) -> usize {
+        self.re.find_iter(norm).count()
+    }
+
     pub fn is_match(&self, norm: &str) -> bool {
         !self.entries.is_empty() && self.re.is_match(norm)
     }

@@ -14,6 +14,34 @@ pub struct Sentence {
     pub paragraph: usize,
     /// A greeting line such as "Hi Alex," — names who is addressed.
     pub greeting: bool,
+    /// Written in Welsh ([`is_welsh`]): not read for meaning, the encoder
+    /// being English.
+    pub welsh: bool,
+}
+
+/// Whether a normalised sentence is Welsh: at least two words of the
+/// `language.welsh` list and more of them than of `language.english`.
+pub fn is_welsh(norm: &str, lex: &Lexicon) -> bool {
+    let welsh = lex.list("language.welsh").count(norm);
+    welsh >= 2 && welsh > lex.list("language.english").count(norm)
+}
+
+/// The language of a message's new text, when it is not plainly English:
+/// "cy" when most of its sentences (of three words or more) are Welsh,
+/// "cy+en" when at least a quarter are (bilingual mail).
+pub fn language(sentences: &[Sentence]) -> Option<&'static str> {
+    let read: Vec<&Sentence> = sentences
+        .iter()
+        .filter(|s| !s.greeting && s.norm.split_whitespace().count() >= 3)
+        .collect();
+    let welsh = read.iter().filter(|s| s.welsh).count();
+    if read.is_empty() || welsh * 4 < read.len() {
+        None
+    } else if welsh * 2 > read.len() {
+        Some("cy")
+    } else {
+        Some("cy+en")
+    }
 }
 
 const ABBREVIATIONS: &[&str] = &[
@@ -122,6 +150,7 @@ pub fn sentences(new_text: &str, lex: &Lexicon) -> Vec<Sentence> {
                 let norm = without_quoted_speech(&normalise(&s));
                 out.push(Sentence {
                     text: s,
+                    welsh: is_welsh(&norm, lex),
                     norm,
                     paragraph: p,
                     greeting: false,
@@ -150,6 +179,7 @@ pub fn sentences(new_text: &str, lex: &Lexicon) -> Vec<Sentence> {
                     norm,
                     paragraph: p,
                     greeting: true,
+                    welsh: false,
                 });
                 continue;
             }

@@ -84,6 +84,10 @@ pub struct Verdict {
     /// `message::analysis::TEXT_PER_PART` in a long part.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_unread: Option<usize>,
+    /// The new text's language when it is not plainly English: "cy" (mostly
+    /// Welsh) or "cy+en" (bilingual); set only when the text was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 impl Verdict {
@@ -106,6 +110,7 @@ impl Verdict {
             read_text: None,
             meaning_read: false,
             text_unread: None,
+            language: None,
         }
     }
 }

@@ -41,6 +41,7 @@ pub fn to_json(v: &Verdict) -> serde_json::Value {
         "policy": v.snapshot_version,
         "model": v.model,
         "text_unread": v.text_unread,
+        "language": v.language,
     })
 }
 
@@ -60,6 +61,11 @@ pub fn explain(snapshot: &Snapshot, envelope: &Envelope, v: &Verdict) -> String 
             .as_deref()
             .unwrap_or("nothing (policy.semantic = \"off\")")
     ));
+    if let Some(l) = &v.language {
+        out.push_str(&format!(
+            "Language of the new text: {l} (Welsh sentences are not read for meaning; see README, \"Welsh\")\n"
+        ));
+    }
     if let Some(n) = v.text_unread {
         out.push_str(&format!(
             "Text not read by the content rules: {n} bytes beyond the first {} KiB of a part\n",

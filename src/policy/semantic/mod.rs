@@ -196,13 +196,16 @@ impl Semantic {
             .map(|(n, d)| (n.as_str(), d.threshold))
     }
 
-    /// Embeds the sentences worth reading: not greetings, at least
-    /// [`MIN_WORDS`] words, the first [`MAX_SENTENCES`] of them.
+    /// Embeds the sentences worth reading: not greetings, not Welsh (the
+    /// encoder is English), at least [`MIN_WORDS`] words, the first
+    /// [`MAX_SENTENCES`] of them.
     pub fn embed_sentences(&self, sentences: &[Sentence]) -> SentenceVectors {
         let chosen: Vec<usize> = sentences
             .iter()
             .enumerate()
-            .filter(|(_, s)| !s.greeting && s.text.split_whitespace().count() >= MIN_WORDS)
+            .filter(|(_, s)| {
+                !s.greeting && !s.welsh && s.text.split_whitespace().count() >= MIN_WORDS
+            })
             .map(|(i, _)| i)
             .take(MAX_SENTENCES)
             .collect();
@@ -296,6 +299,7 @@ mod tests {
             norm: crate::policy::lexicon::normalise(text),
             paragraph: 0,
             greeting: false,
+            welsh: false,
         }
     }
 
