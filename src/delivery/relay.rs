@@ -315,7 +315,6 @@ enum Sent {
     Stale,
 }
 
-/// MAIL, RCPT per recipient and DATA.
 /// A message's content already dot-stuffed, with the end-of-data line.
 struct Stuffed<'a>(&'a str);
 
@@ -326,6 +325,7 @@ impl std::fmt::Display for Stuffed<'_> {
     }
 }
 
+/// MAIL, RCPT per recipient and DATA.
 async fn send(
     conn: &mut AsyncSmtpConnection,
     from: &str,
