@@ -513,21 +513,24 @@ mod tests {
         assert!(councillor.text_read());
     }
 
+    /// A councillor's message to a junior officer, with `body` as its text.
+    fn councillor_to_junior_officer(snap: &Snapshot, body: &str) -> Verdict {
+        let raw = format!(
+            "From: cllr.smith@example-tc.gov.uk\r\nTo: alex.green@example-tc.gov.uk\r\nSubject: Minutes\r\n\r\n{body}\r\n"
+        );
+        let env = crate::tuning::check::envelope(
+            "cllr.smith@example-tc.gov.uk",
+            &["alex.green@example-tc.gov.uk".to_string()],
+        );
+        snap.evaluate(&env, raw.as_bytes(), at("2026-11-22T10:00:00Z"))
+    }
+
     /// The content rules read a long part up to `TEXT_PER_PART`; the verdict
     /// says how much they did not read.
     #[test]
     fn a_long_part_is_read_up_to_its_limit_and_the_verdict_says_how_much_was_not() {
         let snap = snapshot();
-        let judge = |body: &str| {
-            let raw = format!(
-                "From: cllr.smith@example-tc.gov.uk\r\nTo: alex.green@example-tc.gov.uk\r\nSubject: Minutes\r\n\r\n{body}\r\n"
-            );
-            let env = crate::tuning::check::envelope(
-                "cllr.smith@example-tc.gov.uk",
-                &["alex.green@example-tc.gov.uk".to_string()],
-            );
-            snap.evaluate(&env, raw.as_bytes(), at("2026-11-22T10:00:00Z"))
-        };
+        let judge = |body: &str| councillor_to_junior_officer(&snap, body);
         let filler = "The committee noted the report on the allotments.\r\n"
             .repeat(crate::message::analysis::TEXT_PER_PART / 50 + 100);
         let ask = "Alex, please strim plot 4 on Friday.";
@@ -548,16 +551,7 @@ mod tests {
     #[test]
     fn welsh_new_text_is_marked_with_its_language() {
         let snap = snapshot();
-        let judge = |body: &str| {
-            let raw = format!(
-                "From: cllr.smith@example-tc.gov.uk\r\nTo: alex.green@example-tc.gov.uk\r\nSubject: Parc\r\n\r\n{body}\r\n"
-            );
-            let env = crate::tuning::check::envelope(
-                "cllr.smith@example-tc.gov.uk",
-                &["alex.green@example-tc.gov.uk".to_string()],
-            );
-            snap.evaluate(&env, raw.as_bytes(), at("2026-11-22T10:00:00Z"))
-        };
+        let judge = |body: &str| councillor_to_junior_officer(&snap, body);
         let welsh = "Mae'r cyngor wedi penderfynu ar y gwaith newydd yn y parc. Byddwn yn cael cyfarfod gyda'r pwyllgor ddydd Llun.";
         let english = "The council has decided on the new work in the park. We will have a meeting with the committee on Monday.";
         assert_eq!(judge(welsh).language.as_deref(), Some("cy"));
