@@ -1,8 +1,15 @@
 #!/usr/bin/env python3
 """Calibrate the semantic thresholds on a labelled corpus (its dev part).
 
-usage: scripts/calibrate-semantic.py --bin target/release/councilgate --corpus DIR --cases FILE
-                                     [--config DIR] [--jobs N]
+usage: scripts/calibrate-semantic.py --bin target/release/councilgate --corpus DIR [DIR ...]
+                                     [--cases FILE] [--directory FILE] [--config DIR] [--jobs N]
+
+With --cases, the cases are the lines of that JSON file in the corpus folder (as
+../shared/corpus-ashcombe/cases-dev.jsonl); without it, each `NAME.toml` beside a `NAME.eml` in the
+corpus folders is a case (as tests/corpus, tests/holdout*). The thresholds the README states were
+calibrated with
+  scripts/calibrate-semantic.py --bin target/release/councilgate \
+      --corpus tests/corpus tests/holdout tests/holdout2 tests/holdout3 --directory tests/corpus/directory.toml
 
 Runs `councilgate check --json` on every case with a candidate rules.toml whose semantic thresholds are
 all 0.3, so every detector reports its best-reading sentence, then, per detector, replays the decision
@@ -10,7 +17,7 @@ at each threshold from 0.30 to 0.99: a rule that fired only by meaning (its evid
 "(meaning: … score S)") fires at threshold T when S >= T. Prints, per rule and threshold, true and false
 positives, and the lowest threshold at which no message that should be delivered is held. Standard library only.
 """
-import argparse, concurrent.futures, json, os, re, shutil, subprocess, sys, tempfile
+import argparse, concurrent.futures, glob, json, os, re, shutil, subprocess, sys, tempfile, tomllib
 
 SCORE = re.compile(r"\(meaning: reads like .*, score ([0-9.]+)\)$")
 DETECTOR_OF = {
@@ -23,8 +30,9 @@ DETECTOR_OF = {
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
-    ap.add_argument("--corpus", required=True)
-    ap.add_argument("--cases", required=True)
+    ap.add_argument("--corpus", required=True, nargs="+")
+    ap.add_argument("--cases")
+    ap.add_argument("--directory", help="directory.toml to use (default: the first corpus folder's)")
     ap.add_argument("--config", help="config folder to copy (default: the corpus directory alone)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--dump", help="write per-case readings to this JSON file")
@@ -34,16 +42,30 @@ def main():
     if args.config:
         shutil.copytree(args.config, cfg, dirs_exist_ok=True)
     else:
-        shutil.copy(os.path.join(args.corpus, "directory.toml"), cfg)
+        shutil.copy(args.directory or os.path.join(args.corpus[0], "directory.toml"), cfg)
     rules = open(os.path.join(repo, "config/rules.toml")).read()
     rules = re.sub(r"^(\S+) = 0\.\d+$", r"\1 = 0.3", rules, flags=re.M)
     open(os.path.join(cfg, "rules.toml"), "w").write(rules)
-    cases = [json.loads(l) for l in open(os.path.join(args.corpus, args.cases)) if l.strip()]
+    cases = []
+    for corpus in args.corpus:
+        if args.cases:
+            for l in open(os.path.join(corpus, args.cases)):
+                if l.strip():
+                    c = json.loads(l)
+                    c["file"] = os.path.join(corpus, c["file"])
+                    cases.append(c)
+            continue
+        for t in sorted(glob.glob(os.path.join(corpus, "*.toml"))):
+            eml = t[:-len(".toml")] + ".eml"
+            if os.path.exists(eml):
+                c = tomllib.load(open(t, "rb"))
+                c["file"] = eml
+                cases.append(c)
     def run(c):
         argv = [os.path.abspath(args.bin), "check", "--config", cfg, "--mail-from", c["mail_from"]]
         for r in c["rcpt"]:
             argv += ["--rcpt", r]
-        argv += ["--at", c["at"], "--json", os.path.join(args.corpus, c["file"])]
+        argv += ["--at", c["at"], "--json", c["file"]]
         p = subprocess.run(argv, capture_output=True, timeout=120)
         try:
             return {"got": json.loads(p.stdout)}

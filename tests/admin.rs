@@ -592,11 +592,12 @@ async fn an_example_added_on_disk_changes_the_verdict_and_a_broken_examples_file
     let r = send_text(&mut c, veiled).await;
     assert!(r.starts_with("250 2.0.0"), "not foreseen, delivered: {r}");
 
-    // The admin adds a positive example in other words; the reload embeds it.
+    // The admin adds a positive example, the same threat in a few other
+    // words; the reload embeds it.
     let before = gw.app.policy.load().version.clone();
     let examples = councilgate::policy::semantic::examples::DEFAULT_EXAMPLES.replace(
         "[undue-pressure]\npositive = [\n",
-        "[undue-pressure]\npositive = [\n  \"The regatta committee never forgets the officers who get in its way over mooring fees.\",\n",
+        "[undue-pressure]\npositive = [\n  \"The regatta committee has a long memory for any officer who gets in its way over mooring fees.\",\n",
     );
     std::fs::write(cfg.path().join("examples.toml"), &examples).expect("write");
     assert!(
@@ -616,9 +617,9 @@ async fn an_example_added_on_disk_changes_the_verdict_and_a_broken_examples_file
         .find(|h| h.id == "undue-pressure")
         .expect("undue-pressure held it");
     assert!(
-        hit.evidence
-            .iter()
-            .any(|e| e.contains("(meaning: reads like \"The regatta committee never forgets")),
+        hit.evidence.iter().any(|e| e.contains(
+            "(meaning: reads like \"The regatta committee has a long memory for any officer"
+        )),
         "{:?}",
         hit.evidence
     );
@@ -627,13 +628,13 @@ async fn an_example_added_on_disk_changes_the_verdict_and_a_broken_examples_file
             .verdict
             .model
             .as_deref()
-            .is_some_and(|m| m.starts_with("pocket-encoder/"))
+            .is_some_and(|m| m.starts_with("councilgate/minilm-l3-q4-council-v1 "))
     );
     let history = gw.app.store.config_history(1).await.expect("history");
     assert!(
         history[0]
             .diff
-            .contains("+  \"The regatta committee never forgets"),
+            .contains("+  \"The regatta committee has a long memory for any officer"),
         "{}",
         history[0].diff
     );

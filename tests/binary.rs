@@ -939,7 +939,7 @@ fn a_missed_breach_proposed_as_an_example_is_held_on_recheck() {
     assert!(
         before["model"]
             .as_str()
-            .is_some_and(|m| m.starts_with("pocket-encoder/"))
+            .is_some_and(|m| m.starts_with("councilgate/minilm-l3-q4-council-v1 "))
     );
 
     let out = councilgate(

@@ -7,9 +7,10 @@
 //! known together, so here they go through the model in batches, shortest
 //! first, each batch padded to its longest sentence and masked: the
 //! matrix products are then large enough to run at the CPU's speed (ten
-//! sentences in about half the time; BENCHMARKS.md). The vectors are
-//! pocket-encoder's (a test compares them), so its identity is kept and
-//! the example embeddings computed with it stay valid.
+//! sentences in about half the time; BENCHMARKS.md). Run on the base
+//! weights alone, the vectors are pocket-encoder's (a test compares them);
+//! with the tuned layers, they are the tuning script's (a test compares
+//! them with the vectors it recorded, `probe.json`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -23,9 +24,13 @@ const WEIGHTS: &[u8] = include_bytes!("../../../models/minilm-l3-q4/model.safete
 const SHAPES: &str = include_str!("../../../models/minilm-l3-q4/shapes.json");
 const CONFIG: &str = include_str!("../../../models/minilm-l3-q4/config.json");
 const TOKENIZER: &[u8] = include_bytes!("../../../models/minilm-l3-q4/tokenizer.json");
+/// The tuned transformer layers (matrices F16, vectors F32), laid over the
+/// base weights.
+const TUNED: &[u8] = include_bytes!("../../../models/minilm-l3-council/layers.safetensors");
 
-/// pocket-encoder's name for these weights and this pooling.
-const NAME: &str = "pocket-encoder/minilm-l3-q4-g32-v1";
+/// The name of the tuned model; its identity's hash covers the base weights
+/// and the tuned layers.
+const NAME: &str = "councilgate/minilm-l3-q4-council-v1";
 /// Word pieces read of one sentence (special tokens included); the rest
 /// is cut, as pocket-encoder does.
 pub const MAX_TOKENS: usize = 128;
@@ -39,12 +44,16 @@ pub struct Encoder {
     tokenizer: Tokenizer,
 }
 
-/// The name and the SHA-256 of the weights: "pocket-encoder/… sha256:…".
+/// The name and the SHA-256 of the base weights followed by the tuned
+/// layers: "councilgate/minilm-l3-q4-council-v1 sha256:…".
 pub fn identity() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
     ID.get_or_init(|| {
         use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(WEIGHTS);
+        let digest = Sha256::new()
+            .chain_update(WEIGHTS)
+            .chain_update(TUNED)
+            .finalize();
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         format!("{NAME} sha256:{hex}")
     })
@@ -55,12 +64,19 @@ impl Encoder {
     /// weights, expanded from the 4-bit storage).
     pub fn shared() -> Result<Arc<Encoder>, String> {
         static SHARED: OnceLock<Result<Arc<Encoder>, String>> = OnceLock::new();
-        SHARED.get_or_init(|| Encoder::load().map(Arc::new)).clone()
+        SHARED
+            .get_or_init(|| Encoder::load(Some(TUNED)).map(Arc::new))
+            .clone()
     }
 
-    fn load() -> Result<Encoder, String> {
+    /// The base weights with `tuned` layers laid over them, if any.
+    fn load(tuned: Option<&[u8]>) -> Result<Encoder, String> {
         let err = |e: &dyn std::fmt::Display| format!("the bundled encoder does not load: {e}");
-        let tensors = weights()?
+        let mut weights = weights()?;
+        if let Some(tuned) = tuned {
+            overlay(&mut weights, tuned)?;
+        }
+        let tensors = weights
             .into_iter()
             .map(|(name, (shape, data))| {
                 Tensor::from_vec(data, shape, &Device::Cpu)
@@ -194,12 +210,43 @@ fn weights() -> Result<Weights, String> {
     Ok(out)
 }
 
+/// Replaces base tensors by the tuned ones of `bytes` (a safetensors file:
+/// F16 or F32, each named and shaped as a base tensor).
+fn overlay(weights: &mut Weights, bytes: &[u8]) -> Result<(), String> {
+    use safetensors::Dtype;
+    let err = |e: &dyn std::fmt::Display| format!("the tuned layers do not read: {e}");
+    let file = safetensors::SafeTensors::deserialize(bytes).map_err(|e| err(&e))?;
+    for (name, view) in file.tensors() {
+        let Some((shape, data)) = weights.get_mut(&name) else {
+            return Err(err(&format!("{name} is not a tensor of the base model")));
+        };
+        if view.shape() != shape.as_slice() {
+            return Err(err(&format!("{name}: shape differs from the base model's")));
+        }
+        *data = match view.dtype() {
+            Dtype::F16 => view
+                .data()
+                .chunks_exact(2)
+                .map(|b| half::f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32())
+                .collect(),
+            Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            other => return Err(err(&format!("{name}: unexpected type {other:?}"))),
+        };
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The batched vectors are pocket-encoder's, sentence by sentence, so
-    /// its identity (and the shipped example embeddings) stay valid.
+    /// On the base weights, the batched vectors are pocket-encoder's,
+    /// sentence by sentence: batching, padding and masking change nothing,
+    /// and the weights in `models/minilm-l3-q4/` are the ones it bundles.
     #[test]
     fn batched_vectors_are_pocket_encoder_s() {
         let long = "word ".repeat(300);
@@ -211,7 +258,7 @@ mod tests {
             long.as_str(),
             "Please strim plot 4 on Friday.",
         ];
-        let ours = Encoder::shared()
+        let ours = Encoder::load(None)
             .expect("loads")
             .embed(&texts)
             .expect("embeds");
@@ -224,7 +271,53 @@ mod tests {
             assert!(cos > 0.99999, "{cos} for {:.40}", t);
         }
         let info = pocket_encoder::model_info();
-        assert_eq!(identity(), format!("{} {}", info.id, info.revision));
+        use sha2::{Digest, Sha256};
+        let hex: String = Sha256::digest(WEIGHTS)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(info.revision, format!("sha256:{hex}"));
+    }
+
+    /// The tuned vectors are those the tuning script computed and recorded
+    /// (`probe.json`): the overlay is read as the script wrote it, and the
+    /// script's model is the gateway's.
+    #[test]
+    fn tuned_vectors_are_the_tuning_script_s() {
+        #[derive(serde::Deserialize)]
+        struct Probe {
+            text: String,
+            vector: Vec<f32>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Probes {
+            name: String,
+            probes: Vec<Probe>,
+        }
+        let recorded: Probes =
+            serde_json::from_str(include_str!("../../../models/minilm-l3-council/probe.json"))
+                .expect("probe.json reads");
+        assert_eq!(recorded.name, NAME);
+        let texts: Vec<&str> = recorded.probes.iter().map(|p| p.text.as_str()).collect();
+        let ours = Encoder::shared()
+            .expect("loads")
+            .embed(&texts)
+            .expect("embeds");
+        let base = Encoder::load(None)
+            .expect("loads")
+            .embed(&texts)
+            .expect("embeds");
+        let cos = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+        for ((a, p), b) in ours.iter().zip(&recorded.probes).zip(&base) {
+            assert!(cos(a, &p.vector) > 0.9999, "{:.40}", p.text);
+            // The tuning changed something.
+            assert!(
+                cos(a, b) < 0.9999,
+                "{:.40} reads as the base model reads it",
+                p.text
+            );
+        }
+        assert!(identity().starts_with("councilgate/minilm-l3-q4-council-v1 sha256:"));
     }
 
     #[test]

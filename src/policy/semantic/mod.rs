@@ -306,7 +306,11 @@ mod tests {
     #[test]
     fn the_model_loads_with_no_network_and_names_itself() {
         let model = Model::load().expect("the bundled encoder loads");
-        assert!(model.identity().starts_with("pocket-encoder/"));
+        assert!(
+            model
+                .identity()
+                .starts_with("councilgate/minilm-l3-q4-council-v1 ")
+        );
         assert!(model.identity().contains("sha256:"));
         let v = model.embed(&["The hedge needs cutting."]).expect("embeds");
         assert_eq!(v[0].len(), model::DIMENSIONS);

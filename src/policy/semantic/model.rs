@@ -1,8 +1,10 @@
 //! The bundled sentence encoder and the cache of example embeddings.
 //!
 //! The encoder ([`super::encoder`]): paraphrase-MiniLM-L3-v2 with the
-//! 4-bit weights `pocket-encoder` bundles, compiled into the binary, run
-//! batched on the CPU by candle; nothing is downloaded at build or run time. Examples are embedded once: the
+//! 4-bit weights `pocket-encoder` bundles and transformer layers tuned on
+//! the example sentences, compiled into the binary, run batched on the CPU
+//! by candle; nothing is downloaded at build or run time. Examples are
+//! embedded once: the
 //! vectors of the shipped examples are compiled in
 //! (`config/examples.embeddings`), those of an admin's own examples are
 //! kept in the data folder, and both are keyed by the model's identity and
@@ -59,7 +61,7 @@ impl Model {
         })
     }
 
-    /// "pocket-encoder/minilm-l3-q4-g32-v1 sha256:…".
+    /// "councilgate/minilm-l3-q4-council-v1 sha256:…".
     pub fn identity(&self) -> &str {
         &self.identity
     }
