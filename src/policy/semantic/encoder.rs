@@ -176,21 +176,14 @@ fn weights() -> Result<Weights, String> {
     for (name, shape) in shapes {
         let count = shape.iter().product::<usize>();
         let data: Vec<f32> = if shape.len() < 2 {
-            file.tensor(&name)
-                .map_err(|e| err(&e))?
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect()
+            f32s(file.tensor(&name).map_err(|e| err(&e))?.data())
         } else {
             let packed = file.tensor(&format!("{name}.q4")).map_err(|e| err(&e))?;
-            let scales: Vec<f32> = file
-                .tensor(&format!("{name}.scales"))
-                .map_err(|e| err(&e))?
-                .data()
-                .chunks_exact(2)
-                .map(|b| half::f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32())
-                .collect();
+            let scales = f16s(
+                file.tensor(&format!("{name}.scales"))
+                    .map_err(|e| err(&e))?
+                    .data(),
+            );
             let packed = packed.data();
             if packed.len() * 2 < count || scales.len() * 32 < count {
                 return Err(err(&format!("{name}: fewer values than its shape")));
@@ -224,20 +217,28 @@ fn overlay(weights: &mut Weights, bytes: &[u8]) -> Result<(), String> {
             return Err(err(&format!("{name}: shape differs from the base model's")));
         }
         *data = match view.dtype() {
-            Dtype::F16 => view
-                .data()
-                .chunks_exact(2)
-                .map(|b| half::f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32())
-                .collect(),
-            Dtype::F32 => view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
+            Dtype::F16 => f16s(view.data()),
+            Dtype::F32 => f32s(view.data()),
             other => return Err(err(&format!("{name}: unexpected type {other:?}"))),
         };
     }
     Ok(())
+}
+
+/// Little-endian F32 values.
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// Little-endian F16 values, widened.
+fn f16s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(2)
+        .map(|b| half::f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32())
+        .collect()
 }
 
 #[cfg(test)]
