@@ -4,8 +4,7 @@
 //! 4-bit weights `pocket-encoder` bundles and transformer layers tuned on
 //! the example sentences, compiled into the binary, run batched on the CPU
 //! by candle; nothing is downloaded at build or run time. Examples are
-//! embedded once: the
-//! vectors of the shipped examples are compiled in
+//! embedded once: the vectors of the shipped examples are compiled in
 //! (`config/examples.embeddings`), those of an admin's own examples are
 //! kept in the data folder, and both are keyed by the model's identity and
 //! the example's text, so a changed example, or another model, is embedded
