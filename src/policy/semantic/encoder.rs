@@ -48,15 +48,17 @@ pub struct Encoder {
 /// layers: "councilgate/minilm-l3-q4-council-v1 sha256:…".
 pub fn identity() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::new()
-            .chain_update(WEIGHTS)
-            .chain_update(TUNED)
-            .finalize();
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{NAME} sha256:{hex}")
-    })
+    ID.get_or_init(|| format!("{NAME} sha256:{}", sha256_hex(&[WEIGHTS, TUNED])))
+}
+
+/// The SHA-256 of `parts` one after another, in lower-case hex.
+fn sha256_hex(parts: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Encoder {
@@ -272,12 +274,7 @@ mod tests {
             assert!(cos > 0.99999, "{cos} for {:.40}", t);
         }
         let info = pocket_encoder::model_info();
-        use sha2::{Digest, Sha256};
-        let hex: String = Sha256::digest(WEIGHTS)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(info.revision, format!("sha256:{hex}"));
+        assert_eq!(info.revision, format!("sha256:{}", sha256_hex(&[WEIGHTS])));
     }
 
     /// The tuned vectors are those the tuning script computed and recorded
