@@ -111,10 +111,14 @@ async fn redirect_staffing_matter_to_proper_officer_and_tell_sender() {
         .expect("the message");
     assert_eq!(
         original.rcpts,
-        vec!["clerk@example-tc.gov.uk"],
-        "junior officer removed"
+        vec!["clerk@example-tc.gov.uk", "deputy.clerk@example-tc.gov.uk"],
+        "junior officer removed; his manager still copied (RULES-NOTES, 001 §1.09)"
     );
     assert!(text(original).contains("staffing-matters"));
+    assert!(
+        text(original).contains("Dafydd Rees <deputy.clerk@example-tc.gov.uk>"),
+        "no silent copy: the manager is in the Cc header"
+    );
     assert!(text(original).contains("has been sent to Clara Hughes instead"));
     let notice = got
         .iter()

@@ -19,7 +19,6 @@ fn destinations(
     dir: &Directory,
     rcpts: &[Rcpt],
     targets: &[usize],
-    removed: &[usize],
     to: &str,
 ) -> Vec<(String, String, Option<PersonId>)> {
     let person = |p: PersonId| {
@@ -32,11 +31,12 @@ fn destinations(
     match to {
         "proper-officer" => vec![person(dir.proper_officer())],
         "deputy" => dir.deputies().map(person).collect(),
-        // A manager as the directory writes their address; not for an
-        // officer the message no longer goes to.
+        // A manager as the directory writes their address — also for an
+        // officer a redirect took the message away from: a staffing
+        // matter is for the relevant managers (protocol 001 §1.09), so
+        // keep-manager-informed still copies the manager.
         "manager" => targets
             .iter()
-            .filter(|i| !removed.contains(i))
             .filter_map(|&i| rcpts[i].person)
             .filter_map(|p| dir.manager_of(p))
             .map(|(addr, m)| (addr.to_string(), dir.person(m).name.clone(), Some(m)))
@@ -149,7 +149,7 @@ pub(super) fn compose(
                 }
             }
             Action::Copy => {
-                for (addr, name, person) in destinations(dir, rcpts, &f.targets, &removed, to) {
+                for (addr, name, person) in destinations(dir, rcpts, &f.targets, to) {
                     let already = match person {
                         Some(p) => present(p, &added, &removed) || sender == Some(p),
                         None => envelope
@@ -188,7 +188,7 @@ pub(super) fn compose(
                     .collect();
                 removed.extend(gone.iter().copied());
                 let mut to_names = Vec::new();
-                for (addr, name, person) in destinations(dir, rcpts, &f.targets, &removed, to) {
+                for (addr, name, person) in destinations(dir, rcpts, &f.targets, to) {
                     to_names.push(if name.is_empty() {
                         addr.clone()
                     } else {

@@ -545,6 +545,34 @@ mod tests {
         assert_eq!(short.text_unread, None);
     }
 
+    /// RULES-NOTES: when staffing-matters redirects a message away from a
+    /// junior officer and keep-manager-informed also fires, the officer's
+    /// manager is still copied, visibly — staffing matters are for the
+    /// relevant managers (protocol 001 §1.09).
+    #[test]
+    fn a_staffing_redirect_still_copies_the_junior_officer_s_manager() {
+        let snap = snapshot();
+        let v = councillor_to_junior_officer(
+            &snap,
+            "Alex,\r\n\r\nI've had a complaint about the caretaker's timekeeping - he was late opening the hall three times last week.\r\n\r\nJane",
+        );
+        let ids: Vec<&str> = v.rules.iter().map(|r| r.id.as_str()).collect();
+        assert!(ids.contains(&"staffing-matters"), "{ids:?}");
+        assert!(ids.contains(&"keep-manager-informed"), "{ids:?}");
+        assert_eq!(
+            v.recipients,
+            vec!["clerk@example-tc.gov.uk", "deputy.clerk@example-tc.gov.uk"],
+            "the junior officer removed; the Proper Officer and his manager, Dafydd Rees, receive it"
+        );
+        assert!(
+            v.annotations
+                .iter()
+                .any(|a| a.contains("Dafydd Rees has been copied in")),
+            "{:?}",
+            v.annotations
+        );
+    }
+
     /// Welsh councils write bilingually: the verdict marks a new text that
     /// is mostly Welsh ("cy") or partly ("cy+en"); Welsh sentences are not
     /// read for meaning.
