@@ -545,6 +545,30 @@ mod tests {
         assert_eq!(short.text_unread, None);
     }
 
+    /// Abuse is aimed at the reader and a threat is made to the reader: a
+    /// writer running themselves down ("we're hopeless at it") or asking
+    /// about someone else ("is Priya on a final warning?") is not undue
+    /// pressure; the same words said to the officer are.
+    #[test]
+    fn self_deprecation_and_a_question_about_another_are_not_undue_pressure() {
+        let snap = snapshot();
+        let pressure = |body: &str| {
+            councillor_to_junior_officer(&snap, body)
+                .rules
+                .iter()
+                .any(|r| r.id == "undue-pressure")
+        };
+        assert!(!pressure(
+            "Alex, if you're around could you sit in and take a few notes for us - we're hopeless at it."
+        ));
+        assert!(!pressure("I'm hopeless with spreadsheets, so thank you for doing the figures."));
+        assert!(!pressure("Alex, is Priya on a final warning or what?"));
+        assert!(pressure("Alex, you're hopeless at taking notes."));
+        assert!(pressure("Frankly, you are useless."));
+        assert!(pressure("Alex, you're on a final warning as far as I'm concerned."));
+        assert!(pressure("Do you want a final warning?"));
+    }
+
     /// RULES-NOTES: when staffing-matters redirects a message away from a
     /// junior officer and keep-manager-informed also fires, the officer's
     /// manager is still copied, visibly — staffing matters are for the

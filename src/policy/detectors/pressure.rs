@@ -47,6 +47,35 @@ fn second_person(norm: &str) -> bool {
         })
 }
 
+/// The clause of `norm` that holds bytes `start..end`: up to the nearest
+/// comma, semicolon, colon, bracket or spaced dash on either side (a
+/// hyphen inside a word does not cut).
+fn clause_around(norm: &str, start: usize, end: usize) -> &str {
+    const CUTS: &[char] = &[',', ';', ':', '(', ')', '\u{2013}', '\u{2014}'];
+    let before = &norm[..start];
+    let from = before
+        .rfind(CUTS)
+        .map(|i| i + before[i..].chars().next().map_or(1, char::len_utf8))
+        .into_iter()
+        .chain(before.rfind(" - ").map(|i| i + 3))
+        .max()
+        .unwrap_or(0);
+    let after = &norm[end..];
+    let to = after
+        .find(CUTS)
+        .into_iter()
+        .chain(after.find(" - "))
+        .min()
+        .map_or(norm.len(), |i| end + i);
+    &norm[from..to]
+}
+
+/// Whether a clause speaks of its writer ("we're hopeless at it", "I'm
+/// useless with spreadsheets") rather than of the reader.
+fn about_the_writer(lex: &crate::policy::lexicon::Lexicon, clause: &str) -> bool {
+    lex.list("common.first_person_subjects").is_match(clause) && !second_person(clause)
+}
+
 fn shouting(text: &str) -> bool {
     let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic()).collect();
     letters.len() >= 15
@@ -60,11 +89,22 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
     for s in ctx.sentences().iter().filter(|s| !s.greeting) {
         let n = &s.norm;
         let personal = second_person(n) || !officers_named(ctx.dir, n).is_empty();
-        let abuse = lex.list("pressure.abuse").find(n).filter(|_| personal);
+        // Abuse aimed at the reader, not a writer running themselves down
+        // ("take a few notes for us - we're hopeless at it").
+        let abuse = lex
+            .list("pressure.abuse")
+            .ranges(n)
+            .into_iter()
+            .find(|&(a, b)| personal && !about_the_writer(lex, clause_around(n, a, b)))
+            .map(|(a, b)| n[a..b].trim());
+        // A threat is made to the reader: a question about someone else
+        // ("is Sam on a final warning?") asks, it does not threaten.
+        let asks_about_another = s.text.trim_end().ends_with('?') && !second_person(n);
         let threat = lex
             .list("pressure.threats")
             .find(n)
-            .or_else(|| lex.list("pressure.threat_patterns").find(n));
+            .or_else(|| lex.list("pressure.threat_patterns").find(n))
+            .filter(|_| !asks_about_another);
         let shout = (shouting(&s.text) && second_person(n)).then_some("shouting");
         let proper = PROPER_ROUTE.iter().any(|p| n.contains(p));
         let mut advice = None;
