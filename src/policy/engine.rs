@@ -489,6 +489,39 @@ mod tests {
         assert!(!run("2027-03-21T23:55:00Z").contains(&"pre-election-publicity".to_string()));
     }
 
+    /// RULES-NOTES: pre-election publicity is a council channel featuring a
+    /// councillor or a party; the council's own service publicity during
+    /// the period is not.
+    #[test]
+    fn service_publicity_in_the_period_is_not_a_councillor_s_publicity() {
+        let snap = snapshot();
+        let run = |body: &str| {
+            let msg = format!(
+                "From: cllr.smith@example-tc.gov.uk\r\nTo: clerk@example-tc.gov.uk\r\nSubject: Facebook\r\n\r\n{body}\r\n"
+            );
+            fired(
+                &snap,
+                "cllr.smith@example-tc.gov.uk",
+                "clerk@example-tc.gov.uk",
+                &msg,
+                "2027-04-12T10:00:00Z",
+            )
+            .contains(&"pre-election-publicity".to_string())
+        };
+        assert!(!run(
+            "Clara, could we put a post on Facebook reminding people the green waste collections restart next Saturday? Lots of people asking."
+        ));
+        assert!(run(
+            "Clara, could we put a post on Facebook about the green waste collections, with a photo of me at the depot?"
+        ));
+        assert!(run(
+            "Clara, can we get a photographer to the playground reopening and use the pictures on the website? I'll be there to open it."
+        ));
+        assert!(run(
+            "Clara, could the newsletter carry a piece on what the Independent group has delivered this term?"
+        ));
+    }
+
     #[test]
     fn text_is_read_only_when_a_content_rule_could_apply() {
         let snap = snapshot();
@@ -561,11 +594,15 @@ mod tests {
         assert!(!pressure(
             "Alex, if you're around could you sit in and take a few notes for us - we're hopeless at it."
         ));
-        assert!(!pressure("I'm hopeless with spreadsheets, so thank you for doing the figures."));
+        assert!(!pressure(
+            "I'm hopeless with spreadsheets, so thank you for doing the figures."
+        ));
         assert!(!pressure("Alex, is Priya on a final warning or what?"));
         assert!(pressure("Alex, you're hopeless at taking notes."));
         assert!(pressure("Frankly, you are useless."));
-        assert!(pressure("Alex, you're on a final warning as far as I'm concerned."));
+        assert!(pressure(
+            "Alex, you're on a final warning as far as I'm concerned."
+        ));
         assert!(pressure("Do you want a final warning?"));
     }
 

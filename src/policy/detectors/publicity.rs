@@ -1,26 +1,89 @@
 //! `publicity-request`: a request (for work or otherwise: "could we put out
 //! a press release", "I'd like a photo opportunity") that names a council
 //! publicity channel — press release, newsletter item, website news, social
-//! media post, photo opportunity. Asking what the rules allow, or asking to
-//! pause publicity, is not a request for publicity. The rule supplies the
-//! pre-election period.
+//! media post, photo opportunity — and features a councillor or a party
+//! (RULES-NOTES: "any council channel featuring a councillor or party").
+//! Asking what the rules allow, asking to pause publicity, or asking for
+//! the council's own service publicity ("a post reminding people the green
+//! waste collections restart") is not. The rule supplies the pre-election
+//! period.
 
-use super::{Ctx, Finding, sentence_is_request};
+use super::{Ctx, Finding, sentence_is_request, window};
+use crate::policy::directory::Directory;
+use crate::policy::lexicon::Lexicon;
+use crate::policy::sentences::Sentence;
 
-pub const LISTS: &[&str] = &["publicity.channels", "publicity.rules_advice"];
+/// Words by which a publicity request features a councillor or a party:
+/// the writer ("a photo of me", "the work I've championed", "I'll be
+/// there to open it"), a member ("so the chair can cut the ribbon") or a
+/// group. Deliberately broad: only a request naming none of them, in its
+/// sentence or the next or previous one, is taken for service publicity.
+const FEATURING: &[&str] = &[
+    "me",
+    "my",
+    "myself",
+    "mine",
+    "i",
+    "i'm",
+    "i've",
+    "i'll",
+    "i'd",
+    "councillor",
+    "councillors",
+    "cllr",
+    "chair",
+    "chairman",
+    "chairwoman",
+    "mayor",
+    "member",
+    "members",
+    "candidate",
+    "candidates",
+    "party",
+    "group",
+    "ward",
+];
+
+/// Whether a sentence features a councillor or a party: a word of
+/// [`FEATURING`], a councillor's name, or the party-political context list.
+fn features_a_member(s: &Sentence, dir: &Directory, lex: &Lexicon) -> bool {
+    let words: Vec<&str> = s
+        .norm
+        .split(|ch: char| !ch.is_alphanumeric() && ch != '\'')
+        .filter(|w| !w.is_empty())
+        .map(|w| w.trim_end_matches("'s"))
+        .collect();
+    words.iter().any(|w| FEATURING.contains(w))
+        || lex.list("political.context").is_match(&s.norm)
+        || dir.people.iter().filter(|p| p.is_councillor()).any(|p| {
+            p.name
+                .split_whitespace()
+                .map(crate::policy::lexicon::normalise)
+                .any(|part| part.len() > 1 && words.contains(&part.as_str()))
+        })
+}
+
+pub const LISTS: &[&str] = &[
+    "publicity.channels",
+    "publicity.rules_advice",
+    "political.context",
+];
 
 pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
     let channels = ctx.lex.list("publicity.channels");
     let advice = ctx.lex.list("publicity.rules_advice");
     let mut evidence = Vec::new();
-    for s in ctx.sentences().iter().filter(|s| !s.greeting) {
+    let sentences = ctx.sentences();
+    for (i, s) in sentences.iter().enumerate().filter(|(_, s)| !s.greeting) {
         let Some(channel) = channels.find(&s.norm) else {
             continue;
         };
         if advice.is_match(&s.norm) {
             continue;
         }
-        if sentence_is_request(s, ctx.dir, ctx.lex) {
+        if sentence_is_request(s, ctx.dir, ctx.lex)
+            && window(sentences, i).any(|w| features_a_member(w, ctx.dir, ctx.lex))
+        {
             evidence.push(format!("{} (\"{channel}\")", s.text));
         }
     }
