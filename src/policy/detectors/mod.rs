@@ -280,15 +280,29 @@ pub fn addressed_to_targets(ctx: &Ctx<'_>, sentence: &Sentence, c: &Clause<'_>) 
 
 /// Officers referred to in a sentence by name (first, last or full).
 pub fn officers_named(dir: &Directory, norm: &str) -> Vec<PersonId> {
-    let words: Vec<&str> = norm
-        .split(|ch: char| !ch.is_alphanumeric() && ch != '\'')
+    people_named(dir, norm, |p| p.is_officer())
+}
+
+/// The words of a normalised sentence, possessive "'s" dropped.
+pub fn words(norm: &str) -> Vec<&str> {
+    norm.split(|ch: char| !ch.is_alphanumeric() && ch != '\'')
         .filter(|w| !w.is_empty())
         .map(|w| w.trim_end_matches("'s"))
-        .collect();
+        .collect()
+}
+
+/// People of the directory that `which` picks, referred to in a sentence
+/// by name (first, last or full).
+pub fn people_named(
+    dir: &Directory,
+    norm: &str,
+    which: impl Fn(&crate::policy::directory::Person) -> bool,
+) -> Vec<PersonId> {
+    let words = words(norm);
     dir.people
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.is_officer())
+        .filter(|(_, p)| which(p))
         .filter(|(_, p)| {
             p.name
                 .split_whitespace()

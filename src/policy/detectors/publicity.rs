@@ -8,7 +8,7 @@
 //! waste collections restart") is not. The rule supplies the pre-election
 //! period.
 
-use super::{Ctx, Finding, sentence_is_request, window};
+use super::{Ctx, Finding, people_named, sentence_is_request, window, words};
 use crate::policy::directory::Directory;
 use crate::policy::lexicon::Lexicon;
 use crate::policy::sentences::Sentence;
@@ -47,20 +47,9 @@ const FEATURING: &[&str] = &[
 /// Whether a sentence features a councillor or a party: a word of
 /// [`FEATURING`], a councillor's name, or the party-political context list.
 fn features_a_member(s: &Sentence, dir: &Directory, lex: &Lexicon) -> bool {
-    let words: Vec<&str> = s
-        .norm
-        .split(|ch: char| !ch.is_alphanumeric() && ch != '\'')
-        .filter(|w| !w.is_empty())
-        .map(|w| w.trim_end_matches("'s"))
-        .collect();
-    words.iter().any(|w| FEATURING.contains(w))
+    words(&s.norm).iter().any(|w| FEATURING.contains(w))
         || lex.list("political.context").is_match(&s.norm)
-        || dir.people.iter().filter(|p| p.is_councillor()).any(|p| {
-            p.name
-                .split_whitespace()
-                .map(crate::policy::lexicon::normalise)
-                .any(|part| part.len() > 1 && words.contains(&part.as_str()))
-        })
+        || !people_named(dir, &s.norm, |p| p.is_councillor()).is_empty()
 }
 
 pub const LISTS: &[&str] = &[
