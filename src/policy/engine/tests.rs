@@ -1,0 +1,318 @@
+//! The judge's own tests: periods, where text is read, languages,
+//! exemptions, copies and redirects, monitor mode, and the detector fixes
+//! named after what they guard.
+use super::*;
+use crate::policy::Decision;
+use crate::policy::lexicon::DEFAULT_WORDLISTS;
+use crate::policy::rules::DEFAULT_RULES;
+
+const DIRECTORY: &str = include_str!("../../../config/directory.toml");
+
+fn snapshot() -> Snapshot {
+    Snapshot::compile(
+        (DIRECTORY, "d"),
+        (DEFAULT_WORDLISTS, "w"),
+        (DEFAULT_RULES, "r"),
+    )
+    .expect("compiles")
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("time")
+        .with_timezone(&Utc)
+}
+
+fn fired(snap: &Snapshot, from: &str, rcpt: &str, msg: &str, when: &str) -> Vec<String> {
+    let env = crate::tuning::check::envelope(from, &[rcpt.to_string()]);
+    snap.evaluate(&env, msg.as_bytes(), at(when))
+        .rules
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
+}
+
+#[test]
+fn pre_election_period_is_inclusive_in_uk_local_time() {
+    let snap = snapshot();
+    let msg = "From: cllr.smith@example-tc.gov.uk\r\nTo: clerk@example-tc.gov.uk\r\nSubject: Skate park\r\n\r\nClara, could we put out a press release about the skate park with a photo of me?\r\n";
+    let run = |when| {
+        fired(
+            &snap,
+            "cllr.smith@example-tc.gov.uk",
+            "clerk@example-tc.gov.uk",
+            msg,
+            when,
+        )
+    };
+    // 23:30 BST on 6 May (22:30 UTC): the last day, inside.
+    assert!(run("2027-05-06T22:30:00Z").contains(&"pre-election-publicity".to_string()));
+    // 00:30 BST on 7 May (23:30 UTC on the 6th): outside, though UTC says the 6th.
+    assert!(!run("2027-05-06T23:30:00Z").contains(&"pre-election-publicity".to_string()));
+    // 00:05 GMT on 22 March: the first day, inside.
+    assert!(run("2027-03-22T00:05:00Z").contains(&"pre-election-publicity".to_string()));
+    assert!(!run("2027-03-21T23:55:00Z").contains(&"pre-election-publicity".to_string()));
+}
+
+/// RULES-NOTES: pre-election publicity is a council channel featuring a
+/// councillor or a party; the council's own service publicity during
+/// the period is not.
+#[test]
+fn service_publicity_in_the_period_is_not_a_councillor_s_publicity() {
+    let snap = snapshot();
+    let run = |body: &str| {
+        let msg = format!(
+            "From: cllr.smith@example-tc.gov.uk\r\nTo: clerk@example-tc.gov.uk\r\nSubject: Facebook\r\n\r\n{body}\r\n"
+        );
+        fired(
+            &snap,
+            "cllr.smith@example-tc.gov.uk",
+            "clerk@example-tc.gov.uk",
+            &msg,
+            "2027-04-12T10:00:00Z",
+        )
+        .contains(&"pre-election-publicity".to_string())
+    };
+    assert!(!run(
+        "Clara, could we put a post on Facebook reminding people the green waste collections restart next Saturday? Lots of people asking."
+    ));
+    assert!(run(
+        "Clara, could we put a post on Facebook about the green waste collections, with a photo of me at the depot?"
+    ));
+    assert!(run(
+        "Clara, can we get a photographer to the playground reopening and use the pictures on the website? I'll be there to open it."
+    ));
+    assert!(run(
+        "Clara, could the newsletter carry a piece on what the Independent group has delivered this term?"
+    ));
+}
+
+#[test]
+fn text_is_read_only_when_a_content_rule_could_apply() {
+    let snap = snapshot();
+    let judge = |from: &str, to: &str, body: &str| {
+        let raw = format!("From: {from}\r\nTo: {to}\r\nSubject: x\r\n\r\n{body}\r\n");
+        let env = crate::tuning::check::envelope(from, &[to.to_string()]);
+        snap.evaluate(&env, raw.as_bytes(), at("2026-11-22T10:00:00Z"))
+    };
+    // A resident to the clerk: no content rule's sender condition holds.
+    let resident = judge(
+        "resident@example.org",
+        "clerk@example-tc.gov.uk",
+        "I need you to fix the pothole by Friday or I will go to the paper.",
+    );
+    assert!(!resident.text_read());
+    // A councillor to a junior officer: the instruction rule reads it.
+    let councillor = judge(
+        "cllr.smith@example-tc.gov.uk",
+        "alex.green@example-tc.gov.uk",
+        "Alex, please strim plot 4 on Friday.",
+    );
+    assert!(councillor.text_read());
+}
+
+/// A councillor's message to a junior officer, with `body` as its text.
+fn councillor_to_junior_officer(snap: &Snapshot, body: &str) -> Verdict {
+    let raw = format!(
+        "From: cllr.smith@example-tc.gov.uk\r\nTo: alex.green@example-tc.gov.uk\r\nSubject: Minutes\r\n\r\n{body}\r\n"
+    );
+    let env = crate::tuning::check::envelope(
+        "cllr.smith@example-tc.gov.uk",
+        &["alex.green@example-tc.gov.uk".to_string()],
+    );
+    snap.evaluate(&env, raw.as_bytes(), at("2026-11-22T10:00:00Z"))
+}
+
+/// The content rules read a long part up to `TEXT_PER_PART`; the verdict
+/// says how much they did not read.
+#[test]
+fn a_long_part_is_read_up_to_its_limit_and_the_verdict_says_how_much_was_not() {
+    let snap = snapshot();
+    let judge = |body: &str| councillor_to_junior_officer(&snap, body);
+    let filler = "The committee noted the report on the allotments.\r\n"
+        .repeat(crate::message::analysis::TEXT_PER_PART / 50 + 100);
+    let ask = "Alex, please strim plot 4 on Friday.";
+    let early = judge(&format!("{ask}\r\n\r\n{filler}"));
+    assert!(early.rules.iter().any(|r| r.id == "instruction-to-staff"));
+    let unread = early.text_unread.expect("some text unread");
+    assert!(unread > 4000 && unread < 10_000, "{unread}");
+    let late = judge(&format!("{filler}\r\n{ask}"));
+    assert!(late.rules.iter().all(|r| r.id != "instruction-to-staff"));
+    assert!(late.text_unread.is_some());
+    let short = judge(ask);
+    assert_eq!(short.text_unread, None);
+}
+
+/// Abuse is aimed at the reader and a threat is made to the reader: a
+/// writer running themselves down ("we're hopeless at it") or asking
+/// about someone else ("is Priya on a final warning?") is not undue
+/// pressure; the same words said to the officer are.
+#[test]
+fn self_deprecation_and_a_question_about_another_are_not_undue_pressure() {
+    let snap = snapshot();
+    let pressure = |body: &str| {
+        councillor_to_junior_officer(&snap, body)
+            .rules
+            .iter()
+            .any(|r| r.id == "undue-pressure")
+    };
+    assert!(!pressure(
+        "Alex, if you're around could you sit in and take a few notes for us - we're hopeless at it."
+    ));
+    assert!(!pressure(
+        "I'm hopeless with spreadsheets, so thank you for doing the figures."
+    ));
+    assert!(!pressure("Alex, is Priya on a final warning or what?"));
+    assert!(pressure("Alex, you're hopeless at taking notes."));
+    assert!(pressure("Frankly, you are useless."));
+    assert!(pressure(
+        "Alex, you're on a final warning as far as I'm concerned."
+    ));
+    assert!(pressure("Do you want a final warning?"));
+}
+
+/// RULES-NOTES: when staffing-matters redirects a message away from a
+/// junior officer and keep-manager-informed also fires, the officer's
+/// manager is still copied, visibly — staffing matters are for the
+/// relevant managers (protocol 001 §1.09).
+#[test]
+fn a_staffing_redirect_still_copies_the_junior_officer_s_manager() {
+    let snap = snapshot();
+    let v = councillor_to_junior_officer(
+        &snap,
+        "Alex,\r\n\r\nI've had a complaint about the caretaker's timekeeping - he was late opening the hall three times last week.\r\n\r\nJane",
+    );
+    let ids: Vec<&str> = v.rules.iter().map(|r| r.id.as_str()).collect();
+    assert!(ids.contains(&"staffing-matters"), "{ids:?}");
+    assert!(ids.contains(&"keep-manager-informed"), "{ids:?}");
+    assert_eq!(
+        v.recipients,
+        vec!["clerk@example-tc.gov.uk", "deputy.clerk@example-tc.gov.uk"],
+        "the junior officer removed; the Proper Officer and his manager, Dafydd Rees, receive it"
+    );
+    assert!(
+        v.annotations
+            .iter()
+            .any(|a| a.contains("Dafydd Rees has been copied in")),
+        "{:?}",
+        v.annotations
+    );
+}
+
+/// Welsh councils write bilingually: the verdict marks a new text that
+/// is mostly Welsh ("cy") or partly ("cy+en"); Welsh sentences are not
+/// read for meaning.
+#[test]
+fn welsh_new_text_is_marked_with_its_language() {
+    let snap = snapshot();
+    let judge = |body: &str| councillor_to_junior_officer(&snap, body);
+    let welsh = "Mae'r cyngor wedi penderfynu ar y gwaith newydd yn y parc. Byddwn yn cael cyfarfod gyda'r pwyllgor ddydd Llun.";
+    let english = "The council has decided on the new work in the park. We will have a meeting with the committee on Monday.";
+    assert_eq!(judge(welsh).language.as_deref(), Some("cy"));
+    assert_eq!(
+        judge(&format!("{welsh}\r\n\r\n{english}"))
+            .language
+            .as_deref(),
+        Some("cy+en")
+    );
+    assert_eq!(judge(english).language, None);
+    let lex = &snap.lexicon;
+    let read = crate::policy::sentences::sentences(welsh, lex);
+    assert!(read.iter().all(|s| s.welsh), "{read:?}");
+    if let Some(semantic) = snap.semantic.as_ref() {
+        assert!(semantic.embed_sentences(&read).iter().all(Option::is_none));
+    }
+}
+
+#[test]
+fn exemption_lifts_route_and_instruction_until_its_last_day_only() {
+    let snap = snapshot();
+    let msg = "From: cllr.smith@example-tc.gov.uk\r\nTo: alex.green@example-tc.gov.uk\r\nSubject: Allotments: plot 4\r\n\r\nAlex, please strim plot 4 on Friday.\r\n";
+    let run = |when| {
+        fired(
+            &snap,
+            "cllr.smith@example-tc.gov.uk",
+            "alex.green@example-tc.gov.uk",
+            msg,
+            when,
+        )
+    };
+    let inside = run("2027-06-30T22:00:00Z"); // 23:00 BST on 30 June
+    assert!(
+        !inside.contains(&"route-via-proper-officer".to_string()),
+        "{inside:?}"
+    );
+    assert!(
+        !inside.contains(&"instruction-to-staff".to_string()),
+        "{inside:?}"
+    );
+    assert!(
+        inside.contains(&"keep-manager-informed".to_string()),
+        "exemptions lift only two rules: {inside:?}"
+    );
+    let after = run("2027-06-30T23:30:00Z"); // 00:30 BST on 1 July
+    assert!(
+        after.contains(&"instruction-to-staff".to_string()),
+        "{after:?}"
+    );
+    assert!(
+        after.contains(&"route-via-proper-officer".to_string()),
+        "{after:?}"
+    );
+}
+
+#[test]
+fn bcc_proper_officer_is_a_recipient_and_bcc_newsroom_is_media() {
+    let snap = snapshot();
+    let env = crate::tuning::check::envelope(
+        "cllr.baker@example-tc.gov.uk",
+        &[
+            "alex.green@example-tc.gov.uk".into(),
+            "clerk@example-tc.gov.uk".into(),
+            "news@localpaper.co.uk".into(),
+        ],
+    );
+    let msg = "From: cllr.baker@example-tc.gov.uk\r\nTo: alex.green@example-tc.gov.uk\r\nSubject: Thanks\r\n\r\nThanks Alex, that was helpful.\r\n";
+    let v = snap.evaluate(&env, msg.as_bytes(), at("2026-11-22T10:00:00Z"));
+    let ids: Vec<&str> = v.rules.iter().map(|r| r.id.as_str()).collect();
+    assert!(
+        !ids.contains(&"route-via-proper-officer"),
+        "a BCC'd Proper Officer is a recipient: {ids:?}"
+    );
+    assert!(ids.contains(&"press-contact"), "{ids:?}");
+    // press-contact fires though the Proper Officer is already there: nothing added.
+    assert!(
+        !v.annotations
+            .iter()
+            .any(|a| a.contains("Clara Hughes has been copied")),
+        "{:?}",
+        v.annotations
+    );
+}
+
+#[test]
+fn monitor_mode_records_without_acting() {
+    let rules = DEFAULT_RULES.replace(
+        "id = \"instruction-to-staff\"\n",
+        "id = \"instruction-to-staff\"\nmode = \"monitor\"\n",
+    );
+    let snap = Snapshot::compile((DIRECTORY, "d"), (DEFAULT_WORDLISTS, "w"), (&rules, "r"))
+        .expect("compiles");
+    let env = crate::tuning::check::envelope(
+        "cllr.smith@example-tc.gov.uk",
+        &[
+            "alex.green@example-tc.gov.uk".into(),
+            "clerk@example-tc.gov.uk".into(),
+            "deputy.clerk@example-tc.gov.uk".into(),
+        ],
+    );
+    let msg = "From: cllr.smith@example-tc.gov.uk\r\nTo: alex.green@example-tc.gov.uk\r\nCc: clerk@example-tc.gov.uk, deputy.clerk@example-tc.gov.uk\r\nSubject: Bins\r\n\r\nAlex, empty the bins today.\r\n";
+    let v = snap.evaluate(&env, msg.as_bytes(), at("2026-11-22T10:00:00Z"));
+    assert_eq!(v.decision, Decision::Deliver);
+    assert_eq!(v.rules[0].action, "monitor (hold)");
+    let out = String::from_utf8(v.message.expect("header added")).expect("utf8");
+    assert!(
+        out.starts_with("X-Council-Protocol-Monitor: instruction-to-staff\r\n"),
+        "{out}"
+    );
+}
