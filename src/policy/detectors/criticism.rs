@@ -11,14 +11,31 @@ pub const LISTS: &[&str] = &["criticism.judgements", "criticism.officer_terms"];
 const PRONOUNS: &[&str] = &[
     "she", "he", "her", "him", "his", "hers", "they", "them", "their",
 ];
-/// Besides [`super::THIRD_PARTIES`]: others a judgement may be about.
+/// Besides [`super::THIRD_PARTIES`]: others a judgement may be about. An
+/// officer word inside one of them ("the police officer", "the county's
+/// planning officer") is another body's officer, not the council's.
 const NOT_OFFICERS: &[&str] = &[
     "builders",
     "developer",
     "county council",
     "district council",
+    "the county's",
+    "the district's",
     "highways",
+    "highways officer",
     "the police",
+    "police officer",
+    "police officers",
+    "planning officer",
+    "planning officers",
+    "returning officer",
+    "monitoring officer",
+    "bank manager",
+    "site manager",
+    "contracts manager",
+    "project manager",
+    "shop manager",
+    "store manager",
 ];
 
 /// Byte offsets where `word` stands as a whole word in `norm`.
@@ -43,7 +60,16 @@ enum Who {
 
 /// Every reference to a person in a sentence, with where it stands.
 fn references(ctx: &Ctx<'_>, n: &str, previous_officer: bool) -> Vec<(usize, Who)> {
-    let mut refs = Vec::new();
+    let mut others = Vec::new();
+    for t in super::THIRD_PARTIES
+        .iter()
+        .chain(NOT_OFFICERS)
+        .chain(["cllr", "councillor", "councillors"].iter())
+    {
+        others.extend(word_positions(n, t).into_iter().map(|i| (i, i + t.len())));
+    }
+    let theirs = |at: usize| others.iter().any(|&(a, b)| a <= at && at < b);
+    let mut refs: Vec<(usize, Who)> = others.iter().map(|&(a, _)| (a, Who::Other)).collect();
     for p in ctx.dir.people.iter() {
         let who = if p.is_officer() {
             Who::Officer
@@ -62,23 +88,46 @@ fn references(ctx: &Ctx<'_>, n: &str, previous_officer: bool) -> Vec<(usize, Who
     }
     for (a, b) in ctx.lex.list("criticism.officer_terms").ranges(n) {
         let w = n[a..b].trim();
-        if PRONOUNS.contains(&w) {
-            if previous_officer {
-                refs.push((a, Who::Officer));
-            }
-        } else {
+        // Where the term's last word stands: "officer" in "the planning
+        // officer" is inside "planning officer".
+        let head = a + n[a..b].trim_end().rfind(' ').map_or(0, |i| i + 1);
+        if theirs(head) {
+            continue;
+        }
+        if !PRONOUNS.contains(&w) || previous_officer {
             refs.push((a, Who::Officer));
         }
     }
-    for t in super::THIRD_PARTIES
-        .iter()
-        .chain(NOT_OFFICERS)
-        .chain(["cllr", "councillor", "councillors"].iter())
-    {
-        refs.extend(word_positions(n, t).into_iter().map(|i| (i, Who::Other)));
-    }
     refs.sort_by_key(|r| r.0);
     refs
+}
+
+/// Whether sentence `i` speaks first of an officer: names one, refers to
+/// one by post ("our finance officer", "the clerk"), or by a pronoun or not
+/// at all right after a sentence of the same paragraph that did. The meaning
+/// reading of criticism counts only such sentences: a negative judgement
+/// is criticism of an officer only when an officer is its subject.
+pub fn about_an_officer(ctx: &Ctx<'_>, i: usize) -> bool {
+    let sentences = ctx.sentences();
+    let Some(s) = sentences.get(i) else {
+        return false;
+    };
+    let previous_officer = i
+        .checked_sub(1)
+        .and_then(|j| sentences.get(j))
+        .filter(|p| p.paragraph == s.paragraph && !p.greeting)
+        .is_some_and(|p| {
+            references(ctx, &p.norm, false)
+                .last()
+                .is_some_and(|r| r.1 == Who::Officer)
+        });
+    // The first person a sentence speaks of is, as a rule, its subject:
+    // "Cllr Grey's conduct was rude, and I will raise it with the
+    // monitoring officer" is about the councillor.
+    match references(ctx, &s.norm, previous_officer).first() {
+        Some(r) => r.1 == Who::Officer,
+        None => previous_officer,
+    }
 }
 
 pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {

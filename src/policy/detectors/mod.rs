@@ -198,6 +198,8 @@ fn by_meaning(name: &str, ctx: &Ctx<'_>) -> Option<Finding> {
             let s = &sentences[i];
             addressed_to_targets(ctx, s, &clause(s, ctx.dir, ctx.lex))
         }
+        // A judgement is criticism of an officer only when it speaks of one.
+        "criticism" => criticism::about_an_officer(ctx, i),
         _ => true,
     })?;
     Some(Finding {

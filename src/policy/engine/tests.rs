@@ -24,7 +24,12 @@ fn at(s: &str) -> DateTime<Utc> {
 }
 
 fn fired(snap: &Snapshot, from: &str, rcpt: &str, msg: &str, when: &str) -> Vec<String> {
-    let env = crate::tuning::check::envelope(from, &[rcpt.to_string()]);
+    fired_to(snap, from, &[rcpt], msg, when)
+}
+
+fn fired_to(snap: &Snapshot, from: &str, rcpts: &[&str], msg: &str, when: &str) -> Vec<String> {
+    let rcpts: Vec<String> = rcpts.iter().map(|r| r.to_string()).collect();
+    let env = crate::tuning::check::envelope(from, &rcpts);
     snap.evaluate(&env, msg.as_bytes(), at(when))
         .rules
         .into_iter()
@@ -123,6 +128,14 @@ fn councillor_to_junior_officer(snap: &Snapshot, body: &str) -> Verdict {
     snap.evaluate(&env, raw.as_bytes(), at("2026-11-22T10:00:00Z"))
 }
 
+/// Whether `rule` fired on [`councillor_to_junior_officer`].
+fn fires_to_junior_officer(snap: &Snapshot, body: &str, rule: &str) -> bool {
+    councillor_to_junior_officer(snap, body)
+        .rules
+        .iter()
+        .any(|r| r.id == rule)
+}
+
 /// The content rules read a long part up to `TEXT_PER_PART`; the verdict
 /// says how much they did not read.
 #[test]
@@ -150,12 +163,7 @@ fn a_long_part_is_read_up_to_its_limit_and_the_verdict_says_how_much_was_not() {
 #[test]
 fn self_deprecation_and_a_question_about_another_are_not_undue_pressure() {
     let snap = snapshot();
-    let pressure = |body: &str| {
-        councillor_to_junior_officer(&snap, body)
-            .rules
-            .iter()
-            .any(|r| r.id == "undue-pressure")
-    };
+    let pressure = |body: &str| fires_to_junior_officer(&snap, body, "undue-pressure");
     assert!(!pressure(
         "Alex, if you're around could you sit in and take a few notes for us - we're hopeless at it."
     ));
@@ -315,4 +323,78 @@ fn monitor_mode_records_without_acting() {
         out.starts_with("X-Council-Protocol-Monitor: instruction-to-staff\r\n"),
         "{out}"
     );
+}
+
+fn to_three_councillors(snap: &Snapshot, body: &str) -> Vec<String> {
+    let to = [
+        "cllr.baker@example-tc.gov.uk",
+        "cllr.patel@example-tc.gov.uk",
+        "cllr.okafor@example-tc.gov.uk",
+    ];
+    let raw = format!(
+        "From: cllr.smith@example-tc.gov.uk\r\nTo: {}\r\nSubject: Depot\r\n\r\n{body}\r\n",
+        to.join(", ")
+    );
+    fired_to(
+        snap,
+        "cllr.smith@example-tc.gov.uk",
+        &to,
+        &raw,
+        "2026-11-22T10:00:00Z",
+    )
+}
+
+/// Criticism read by meaning counts only a sentence that speaks of an
+/// officer — by name, by post ("our finance officer") or by a pronoun
+/// after one; the same judgement of contractors, or of another body's
+/// officer, is not criticism of the council's staff.
+#[test]
+fn criticism_by_meaning_needs_an_officer_as_its_subject() {
+    let snap = snapshot();
+    let criticised = |body: &str| {
+        to_three_councillors(&snap, body).contains(&"criticism-not-private".to_string())
+    };
+    assert!(criticised(
+        "The whole depot move has been handled in an amateurish way by the officers concerned."
+    ));
+    assert!(criticised(
+        "The whole depot move has been handled in an amateurish way by our facilities manager."
+    ));
+    assert!(!criticised(
+        "The whole depot move has been handled in an amateurish way by the contractors concerned."
+    ));
+    assert!(!criticised(
+        "The whole depot move has been handled in an amateurish way by the county's planning officer."
+    ));
+}
+
+/// Veiled threats — gossip or the press, said as a regret — are undue
+/// pressure; the same words about the weather are not.
+#[test]
+fn a_veiled_threat_of_gossip_or_the_press_is_undue_pressure() {
+    let snap = snapshot();
+    let pressure = |body: &str| fires_to_junior_officer(&snap, body, "undue-pressure");
+    assert!(pressure(
+        "Alex, it would be such a shame if people started saying the show was a shambles because of the office."
+    ));
+    assert!(pressure("I'd hate for that to end up in the paper, Alex."));
+    assert!(!pressure(
+        "It would be a shame if the show was rained off, so fingers crossed."
+    ));
+    assert!(!pressure("I'd hate for it to rain on the day."));
+}
+
+/// "Keep it up and I'll …" threatens; it does not direct work. "Is there
+/// any way …" asks for work as politely as "could you".
+#[test]
+fn a_conditional_threat_is_not_a_direction_and_is_there_any_way_is_a_request() {
+    let snap = snapshot();
+    let fires = |body: &str, rule: &str| fires_to_junior_officer(&snap, body, rule);
+    let threat = "Keep it up and I'll have your name in front of the personnel committee, and we'll see how long you last.";
+    assert!(!fires(threat, "instruction-to-staff"));
+    assert!(fires(threat, "undue-pressure"));
+    assert!(fires(
+        "Is there any way the noticeboard by the shop could be repainted before the fete?",
+        "instruction-to-staff"
+    ));
 }
