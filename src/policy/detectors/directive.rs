@@ -90,6 +90,24 @@ pub fn is_information_request(c: &Clause<'_>, lex: &Lexicon) -> bool {
             return true;
         }
     }
+    // "Any chance of a copy of the accounts?": a polite opener that runs
+    // into a noun phrase asks for that thing, and a copy or the figures is
+    // information.
+    let thing = rest.strip_prefix("of ").unwrap_or(rest);
+    if c.polite
+        && ["a ", "an ", "the ", "some ", "any "]
+            .iter()
+            .any(|d| thing.starts_with(d))
+    {
+        let head: String = thing
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ");
+        if nouns.is_match(&head) {
+            return true;
+        }
+    }
     // "I need the figures by Friday", "could I have a copy of …"
     for p in [
         "i need",

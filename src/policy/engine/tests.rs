@@ -382,6 +382,21 @@ fn a_veiled_threat_of_gossip_or_the_press_is_undue_pressure() {
         "It would be a shame if the show was rained off, so fingers crossed."
     ));
     assert!(!pressure("I'd hate for it to rain on the day."));
+    for veiled in [
+        "I'm sure you wouldn't want the chair to hear about the mix-up with the stall fees.",
+        "Funny how officers who cross me never seem to stay long.",
+        "If this goes to committee as written, don't be surprised if questions start being asked about who wrote it.",
+        "I'd hate to see your good name dragged through the mud over a few stalls.",
+        "People have long memories in this town, Alex, and I'd remember that when you write up the report.",
+    ] {
+        assert!(pressure(veiled), "{veiled}");
+    }
+    assert!(!pressure(
+        "Residents have long memories of the 2007 floods, so the sandbag store will be popular."
+    ));
+    assert!(!pressure(
+        "The swallows never seem to stay long at the pavilion these days."
+    ));
 }
 
 /// "Keep it up and I'll …" threatens; it does not direct work. "Is there
@@ -396,5 +411,49 @@ fn a_conditional_threat_is_not_a_direction_and_is_there_any_way_is_a_request() {
     assert!(fires(
         "Is there any way the noticeboard by the shop could be repainted before the fete?",
         "instruction-to-staff"
+    ));
+}
+
+/// "Any chance of a copy of the accounts?" asks for information; a
+/// deadline said impersonally ("needs to be up by nine") directs work.
+#[test]
+fn a_polite_ask_for_a_copy_informs_and_an_impersonal_deadline_directs() {
+    let snap = snapshot();
+    let instruction = |body: &str| fires_to_junior_officer(&snap, body, "instruction-to-staff");
+    assert!(!instruction(
+        "Is there any chance of a copy of the show accounts before Thursday's meeting?"
+    ));
+    assert!(!instruction("Any chance of the figures for the hall hire?"));
+    assert!(instruction(
+        "Alex, the marquee needs to be up by nine on Saturday, no excuses."
+    ));
+    assert!(instruction("Any chance of a new bench by the pond?"));
+}
+
+/// An officer by post taking weeks to reply, or being clueless, is
+/// criticism; another body taking weeks is not. Staff turning up late is
+/// a staffing matter.
+#[test]
+fn an_office_slow_to_reply_is_criticised_and_late_staff_are_a_staffing_matter() {
+    let snap = snapshot();
+    let criticised = |body: &str| {
+        to_three_councillors(&snap, body).contains(&"criticism-not-private".to_string())
+    };
+    assert!(criticised(
+        "The office has taken six weeks to reply to a simple question about a bench."
+    ));
+    assert!(criticised(
+        "Between ourselves, Alex hasn't got a clue what he's doing with the budget."
+    ));
+    assert!(!criticised(
+        "The clerk tells me the county took months to answer about the crossing."
+    ));
+    assert!(!criticised(
+        "The contractor has taken six weeks to reply to a simple question about a bench."
+    ));
+    assert!(fires_to_junior_officer(
+        &snap,
+        "Alex, I've noticed Priya keeps turning up late and someone needs to have a word.",
+        "staffing-matters"
     ));
 }
