@@ -40,6 +40,30 @@ const NOT_OFFICERS: &[&str] = &[
     "store manager",
 ];
 
+/// Verbs that report what someone said: "Kevin says the roof is in a
+/// terrible state" passes on Kevin's judgement of the roof, not one of
+/// Kevin.
+const REPORTING: &[&str] = &[
+    "says",
+    "said",
+    "tells me",
+    "told me",
+    "tells us",
+    "told us",
+    "reports",
+    "reported",
+    "mentioned",
+    "thinks",
+    "reckons",
+    "flagged",
+    "warns",
+    "warned",
+    "explained",
+    "confirmed",
+    "informs me",
+    "informed me",
+];
+
 /// Byte offsets where `word` stands as a whole word in `norm`.
 fn word_positions(norm: &str, word: &str) -> Vec<usize> {
     let bytes = norm.as_bytes();
@@ -144,12 +168,21 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
         }
         let n = &s.norm;
         let refs = references(ctx, n, previous_officer);
+        let reports: Vec<usize> = REPORTING
+            .iter()
+            .flat_map(|v| word_positions(n, v))
+            .collect();
         // A judgement is about the nearest person named before it (or, when
-        // it comes first, the nearest after it).
+        // it comes first, the nearest after it) — unless that person only
+        // reports it ("Kevin says the roof is in a terrible state").
         let about = |at: usize| {
-            refs.iter()
-                .rev()
-                .find(|(p, _)| *p < at)
+            let before = refs.iter().rev().find(|(p, _)| *p < at);
+            if let Some((p, _)) = before
+                && reports.iter().any(|r| p < r && *r < at)
+            {
+                return None;
+            }
+            before
                 .or_else(|| refs.iter().find(|(p, _)| *p >= at))
                 .map(|(_, w)| *w)
         };

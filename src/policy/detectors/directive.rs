@@ -81,12 +81,7 @@ pub fn is_information_request(c: &Clause<'_>, lex: &Lexicon) -> bool {
         if to_me || asks || qwords.strip_prefix(&after).is_some() {
             return true;
         }
-        let head: String = after
-            .split_whitespace()
-            .take(6)
-            .collect::<Vec<_>>()
-            .join(" ");
-        if nouns.is_match(&head) {
+        if nouns.is_match(&first_words(&after, 6)) {
             return true;
         }
     }
@@ -99,12 +94,7 @@ pub fn is_information_request(c: &Clause<'_>, lex: &Lexicon) -> bool {
             .iter()
             .any(|d| thing.starts_with(d))
     {
-        let head: String = thing
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ");
-        if nouns.is_match(&head) {
+        if nouns.is_match(&first_words(thing, 3)) {
             return true;
         }
     }
@@ -133,9 +123,9 @@ pub fn is_information_request(c: &Clause<'_>, lex: &Lexicon) -> bool {
             .strip_prefix(p)
             .or_else(|| rest.strip_prefix(p))
         {
-            let head: String = r.split_whitespace().take(5).collect::<Vec<_>>().join(" ");
             if !r.trim_start().starts_with("you")
-                && (nouns.is_match(&head) || qwords.strip_prefix(r.trim_start()).is_some())
+                && (nouns.is_match(&first_words(r, 5))
+                    || qwords.strip_prefix(r.trim_start()).is_some())
             {
                 return true;
             }
@@ -154,6 +144,14 @@ pub fn is_information_request(c: &Clause<'_>, lex: &Lexicon) -> bool {
         }
     }
     false
+}
+
+/// The first `n` words of `text`, one space apart.
+fn first_words(text: &str, n: usize) -> String {
+    text.split_whitespace()
+        .take(n)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// "<verb> <someone> to <do>" after an information verb: an onward direction.
@@ -283,7 +281,7 @@ pub fn directive_kind(c: &Clause<'_>, lex: &Lexicon) -> Option<&'static str> {
                 ]
                 .iter()
                 .any(|d| r.starts_with(d));
-                let head: String = r.split_whitespace().take(4).collect::<Vec<_>>().join(" ");
+                let head = first_words(r, 4);
                 if determiner && !lex.list("instruction.information_nouns").is_match(&head) {
                     return Some("indirect request for work");
                 }

@@ -457,3 +457,73 @@ fn an_office_slow_to_reply_is_criticised_and_late_staff_are_a_staffing_matter() 
         "staffing-matters"
     ));
 }
+
+/// Courtesies and asks for news are not directions of work: thanks or
+/// apologies passed on, the writer's own lateness relayed, "would you mind
+/// letting me know", "keep me in the loop".
+#[test]
+fn courtesies_passed_on_and_asks_for_news_are_not_instructions() {
+    let snap = snapshot();
+    for ordinary in [
+        "Please thank the volunteers from me, they were brilliant.",
+        "Please pass my apologies to the committee, I have a hospital appointment.",
+        "Please let the clerk know I'll be late to the meeting.",
+        "Would you mind letting me know roughly how many stalls we had this year?",
+        "Do send me the date of the next events meeting when it's fixed.",
+        "Please keep me in the loop on the fireworks plans.",
+    ] {
+        assert!(
+            !fires_to_junior_officer(&snap, ordinary, "instruction-to-staff"),
+            "{ordinary}"
+        );
+    }
+    assert!(fires_to_junior_officer(
+        &snap,
+        "Please let the contractor know the hedge must be cut by Friday.",
+        "instruction-to-staff"
+    ));
+}
+
+/// An officer reporting a judgement ("Alex says the roof is in a terrible
+/// state") is not judged; praise of an officer is not criticism, read by
+/// clause or by meaning.
+#[test]
+fn a_reported_judgement_and_praise_are_not_criticism_of_the_officer() {
+    let snap = snapshot();
+    let criticised = |body: &str| {
+        to_three_councillors(&snap, body).contains(&"criticism-not-private".to_string())
+    };
+    assert!(!criticised(
+        "Alex says the depot roof is in a terrible state and needs replacing."
+    ));
+    assert!(!criticised(
+        "I thought the clerk handled a difficult public meeting very well last night."
+    ));
+    assert!(criticised(
+        "Alex's work on the depot roof has been terrible."
+    ));
+}
+
+/// "The post office" is not a post; telling a contractor to crack on and
+/// send the bill commits the council.
+#[test]
+fn the_post_office_is_not_a_post_and_send_the_bill_commits() {
+    let snap = snapshot();
+    assert!(!fires_to_junior_officer(
+        &snap,
+        "You wouldn't believe the queue at the post office this morning.",
+        "staffing-matters"
+    ));
+    let msg = "From: cllr.smith@example-tc.gov.uk\r\nTo: info@treeworks.example.com\r\nSubject: Oak\r\n\r\nCrack on whenever suits and send the bill to the office.\r\n";
+    let ids = fired(
+        &snap,
+        "cllr.smith@example-tc.gov.uk",
+        "info@treeworks.example.com",
+        msg,
+        "2026-11-22T10:00:00Z",
+    );
+    assert!(
+        ids.contains(&"councillor-commitment".to_string()),
+        "{ids:?}"
+    );
+}
