@@ -93,10 +93,9 @@ pub fn is_information_request(c: &Clause<'_>, lex: &Lexicon) -> bool {
         && ["a ", "an ", "the ", "some ", "any "]
             .iter()
             .any(|d| thing.starts_with(d))
+        && nouns.is_match(&first_words(thing, 3))
     {
-        if nouns.is_match(&first_words(thing, 3)) {
-            return true;
-        }
+        return true;
     }
     // "I need the figures by Friday", "could I have a copy of …"
     for p in [
@@ -122,13 +121,10 @@ pub fn is_information_request(c: &Clause<'_>, lex: &Lexicon) -> bool {
             .trim_start()
             .strip_prefix(p)
             .or_else(|| rest.strip_prefix(p))
+            && !r.trim_start().starts_with("you")
+            && (nouns.is_match(&first_words(r, 5)) || qwords.strip_prefix(r.trim_start()).is_some())
         {
-            if !r.trim_start().starts_with("you")
-                && (nouns.is_match(&first_words(r, 5))
-                    || qwords.strip_prefix(r.trim_start()).is_some())
-            {
-                return true;
-            }
+            return true;
         }
     }
     // Plain questions about facts: "Is the hall booked for Tuesday?"

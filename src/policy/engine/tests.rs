@@ -344,6 +344,11 @@ fn to_three_councillors(snap: &Snapshot, body: &str) -> Vec<String> {
     )
 }
 
+/// Whether criticism-not-private fired on [`to_three_councillors`].
+fn criticised_to_three_councillors(snap: &Snapshot, body: &str) -> bool {
+    to_three_councillors(snap, body).contains(&"criticism-not-private".to_string())
+}
+
 /// Criticism read by meaning counts only a sentence that speaks of an
 /// officer — by name, by post ("our finance officer") or by a pronoun
 /// after one; the same judgement of contractors, or of another body's
@@ -351,21 +356,27 @@ fn to_three_councillors(snap: &Snapshot, body: &str) -> Vec<String> {
 #[test]
 fn criticism_by_meaning_needs_an_officer_as_its_subject() {
     let snap = snapshot();
-    let criticised = |body: &str| {
-        to_three_councillors(&snap, body).contains(&"criticism-not-private".to_string())
-    };
-    assert!(criticised(
-        "The whole depot move has been handled in an amateurish way by the officers concerned."
-    ));
-    assert!(criticised(
-        "The whole depot move has been handled in an amateurish way by our facilities manager."
-    ));
-    assert!(!criticised(
-        "The whole depot move has been handled in an amateurish way by the contractors concerned."
-    ));
-    assert!(!criticised(
-        "The whole depot move has been handled in an amateurish way by the county's planning officer."
-    ));
+    let criticised = |body: &str| criticised_to_three_councillors(&snap, body);
+    for (body, expected) in [
+        (
+            "The whole depot move has been handled in an amateurish way by the officers concerned.",
+            true,
+        ),
+        (
+            "The whole depot move has been handled in an amateurish way by our facilities manager.",
+            true,
+        ),
+        (
+            "The whole depot move has been handled in an amateurish way by the contractors concerned.",
+            false,
+        ),
+        (
+            "The whole depot move has been handled in an amateurish way by the county's planning officer.",
+            false,
+        ),
+    ] {
+        assert_eq!(criticised(body), expected, "{body}");
+    }
 }
 
 /// Veiled threats — gossip or the press, said as a regret — are undue
@@ -374,29 +385,48 @@ fn criticism_by_meaning_needs_an_officer_as_its_subject() {
 fn a_veiled_threat_of_gossip_or_the_press_is_undue_pressure() {
     let snap = snapshot();
     let pressure = |body: &str| fires_to_junior_officer(&snap, body, "undue-pressure");
-    assert!(pressure(
-        "Alex, it would be such a shame if people started saying the show was a shambles because of the office."
-    ));
-    assert!(pressure("I'd hate for that to end up in the paper, Alex."));
-    assert!(!pressure(
-        "It would be a shame if the show was rained off, so fingers crossed."
-    ));
-    assert!(!pressure("I'd hate for it to rain on the day."));
-    for veiled in [
-        "I'm sure you wouldn't want the chair to hear about the mix-up with the stall fees.",
-        "Funny how officers who cross me never seem to stay long.",
-        "If this goes to committee as written, don't be surprised if questions start being asked about who wrote it.",
-        "I'd hate to see your good name dragged through the mud over a few stalls.",
-        "People have long memories in this town, Alex, and I'd remember that when you write up the report.",
+    for (body, expected) in [
+        (
+            "Alex, it would be such a shame if people started saying the show was a shambles because of the office.",
+            true,
+        ),
+        ("I'd hate for that to end up in the paper, Alex.", true),
+        (
+            "I'm sure you wouldn't want the chair to hear about the mix-up with the stall fees.",
+            true,
+        ),
+        (
+            "Funny how officers who cross me never seem to stay long.",
+            true,
+        ),
+        (
+            "If this goes to committee as written, don't be surprised if questions start being asked about who wrote it.",
+            true,
+        ),
+        (
+            "I'd hate to see your good name dragged through the mud over a few stalls.",
+            true,
+        ),
+        (
+            "People have long memories in this town, Alex, and I'd remember that when you write up the report.",
+            true,
+        ),
+        (
+            "It would be a shame if the show was rained off, so fingers crossed.",
+            false,
+        ),
+        ("I'd hate for it to rain on the day.", false),
+        (
+            "Residents have long memories of the 2007 floods, so the sandbag store will be popular.",
+            false,
+        ),
+        (
+            "The swallows never seem to stay long at the pavilion these days.",
+            false,
+        ),
     ] {
-        assert!(pressure(veiled), "{veiled}");
+        assert_eq!(pressure(body), expected, "{body}");
     }
-    assert!(!pressure(
-        "Residents have long memories of the 2007 floods, so the sandbag store will be popular."
-    ));
-    assert!(!pressure(
-        "The swallows never seem to stay long at the pavilion these days."
-    ));
 }
 
 /// "Keep it up and I'll …" threatens; it does not direct work. "Is there
@@ -436,9 +466,7 @@ fn a_polite_ask_for_a_copy_informs_and_an_impersonal_deadline_directs() {
 #[test]
 fn an_office_slow_to_reply_is_criticised_and_late_staff_are_a_staffing_matter() {
     let snap = snapshot();
-    let criticised = |body: &str| {
-        to_three_councillors(&snap, body).contains(&"criticism-not-private".to_string())
-    };
+    let criticised = |body: &str| criticised_to_three_councillors(&snap, body);
     assert!(criticised(
         "The office has taken six weeks to reply to a simple question about a bench."
     ));
@@ -490,9 +518,7 @@ fn courtesies_passed_on_and_asks_for_news_are_not_instructions() {
 #[test]
 fn a_reported_judgement_and_praise_are_not_criticism_of_the_officer() {
     let snap = snapshot();
-    let criticised = |body: &str| {
-        to_three_councillors(&snap, body).contains(&"criticism-not-private".to_string())
-    };
+    let criticised = |body: &str| criticised_to_three_councillors(&snap, body);
     assert!(!criticised(
         "Alex says the depot roof is in a terrible state and needs replacing."
     ));
