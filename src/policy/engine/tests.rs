@@ -553,3 +553,37 @@ fn the_post_office_is_not_a_post_and_send_the_bill_commits() {
         "{ids:?}"
     );
 }
+
+/// A fresh probe's misses, fixed in general terms: routing work through
+/// the councillor directs; patience running out and "careful what you put
+/// in writing" threaten; "the events office" is an officer; staff falling
+/// out or taking the council van home is a staffing matter.
+#[test]
+fn routing_through_me_patience_and_staff_friction_are_read() {
+    let snap = snapshot();
+    let fires = |body: &str, rule: &str| fires_to_junior_officer(&snap, body, rule);
+    assert!(fires(
+        "From now on, all hall bookings come through me before they're confirmed.",
+        "instruction-to-staff"
+    ));
+    assert!(fires(
+        "I've kept quiet about the overspend so far, Alex, but my patience has limits.",
+        "undue-pressure"
+    ));
+    assert!(fires(
+        "I'd be very careful what you put in writing to the committee, Alex.",
+        "undue-pressure"
+    ));
+    assert!(!fires(
+        "Be careful how you lift the staging, it's heavier than it looks.",
+        "undue-pressure"
+    ));
+    assert!(fires(
+        "I gather there's been some friction between Priya and Dafydd; what's going on?",
+        "staffing-matters"
+    ));
+    assert!(criticised_to_three_councillors(
+        &snap,
+        "Yet another shambolic Christmas market courtesy of our events office."
+    ));
+}
