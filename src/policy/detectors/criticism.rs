@@ -42,7 +42,8 @@ const NOT_OFFICERS: &[&str] = &[
 
 /// Verbs that report what someone said: "Kevin says the roof is in a
 /// terrible state" passes on Kevin's judgement of the roof, not one of
-/// Kevin.
+/// Kevin. "Reports" alone is too often a noun ("the clerk's reports are
+/// shoddy"), so it counts only as "reports that".
 const REPORTING: &[&str] = &[
     "says",
     "said",
@@ -50,8 +51,9 @@ const REPORTING: &[&str] = &[
     "told me",
     "tells us",
     "told us",
-    "reports",
-    "reported",
+    "reports that",
+    "reported that",
+    "reported back",
     "mentioned",
     "thinks",
     "reckons",

@@ -528,6 +528,11 @@ fn a_reported_judgement_and_praise_are_not_criticism_of_the_officer() {
     assert!(criticised(
         "Alex's work on the depot roof has been terrible."
     ));
+    // "reports" as a noun reports nothing.
+    assert!(criticised("Alex's reported figures are a shambles."));
+    assert!(!criticised(
+        "Alex reported that the audit of the hire company was a shambles."
+    ));
 }
 
 /// "The post office" is not a post; telling a contractor to crack on and
