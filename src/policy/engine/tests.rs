@@ -583,6 +583,18 @@ fn routing_through_me_patience_and_staff_friction_are_read() {
         "Be careful how you lift the staging, it's heavier than it looks.",
         "undue-pressure"
     ));
+    assert!(!fires(
+        "Be careful what you say to the press about the flood until the facts are in.",
+        "undue-pressure"
+    ));
+    assert!(!fires(
+        "I have to be back by three for the school run, so could we meet at two?",
+        "instruction-to-staff"
+    ));
+    assert!(!fires(
+        "There's been some misuse of the dog bins by the skate park, they're full of rubble.",
+        "staffing-matters"
+    ));
     assert!(fires(
         "I gather there's been some friction between Priya and Dafydd; what's going on?",
         "staffing-matters"
