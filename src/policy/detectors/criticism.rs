@@ -6,7 +6,11 @@
 
 use super::{Ctx, Finding};
 
-pub const LISTS: &[&str] = &["criticism.judgements", "criticism.officer_terms"];
+pub const LISTS: &[&str] = &[
+    "criticism.judgements",
+    "criticism.officer_terms",
+    "criticism.reporting",
+];
 
 const PRONOUNS: &[&str] = &[
     "she", "he", "her", "him", "his", "hers", "they", "them", "their",
@@ -38,32 +42,6 @@ const NOT_OFFICERS: &[&str] = &[
     "project manager",
     "shop manager",
     "store manager",
-];
-
-/// Verbs that report what someone said: "Kevin says the roof is in a
-/// terrible state" passes on Kevin's judgement of the roof, not one of
-/// Kevin. "Reports" alone is too often a noun ("the clerk's reports are
-/// shoddy"), so it counts only as "reports that".
-const REPORTING: &[&str] = &[
-    "says",
-    "said",
-    "tells me",
-    "told me",
-    "tells us",
-    "told us",
-    "reports that",
-    "reported that",
-    "reported back",
-    "mentioned",
-    "thinks",
-    "reckons",
-    "flagged",
-    "warns",
-    "warned",
-    "explained",
-    "confirmed",
-    "informs me",
-    "informed me",
 ];
 
 /// Byte offsets where `word` stands as a whole word in `norm`.
@@ -160,6 +138,7 @@ pub fn about_an_officer(ctx: &Ctx<'_>, i: usize) -> bool {
 
 pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
     let judgements = ctx.lex.list("criticism.judgements");
+    let reporting = ctx.lex.list("criticism.reporting");
     let mut evidence = Vec::new();
     let mut previous_officer = false;
     let mut previous_paragraph = usize::MAX;
@@ -170,10 +149,13 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
         }
         let n = &s.norm;
         let refs = references(ctx, n, previous_officer);
-        let reports: Vec<usize> = REPORTING
-            .iter()
-            .flat_map(|v| word_positions(n, v))
-            .collect();
+        let found = judgements.ranges(n);
+        // Where a reporting verb stands (read only when there is a judgement).
+        let reports: Vec<usize> = if found.is_empty() {
+            Vec::new()
+        } else {
+            reporting.ranges(n).into_iter().map(|(a, _)| a).collect()
+        };
         // A judgement is about the nearest person named before it (or, when
         // it comes first, the nearest after it) — unless that person only
         // reports it ("Kevin says the roof is in a terrible state").
@@ -188,8 +170,7 @@ pub fn detect(ctx: &Ctx<'_>) -> Option<Finding> {
                 .or_else(|| refs.iter().find(|(p, _)| *p >= at))
                 .map(|(_, w)| *w)
         };
-        if let Some((a, b)) = judgements
-            .ranges(n)
+        if let Some((a, b)) = found
             .into_iter()
             .find(|&(a, _)| about(a) == Some(Who::Officer))
         {
